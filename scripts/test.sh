@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite from scratch: install what is missing, build twice
+# (release with -Werror, then ASan+UBSan with clang-19), run every test in
+# both, then build the loader fuzzer and run it for a bounded time.
+#   FUZZ_SECONDS=N   how long the fuzzer runs (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+./scripts/setup.sh
+
+JOBS=$(nproc)
+echo "== build (release, -Werror)"
+cmake -S . -B build -G Ninja -DNNL_WERROR=ON >/dev/null
+ninja -C build
+echo "== tests (release)"
+ctest --test-dir build --output-on-failure -j "$JOBS"
+
+echo "== build (clang-19, AddressSanitizer + UndefinedBehaviorSanitizer)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_C_COMPILER=clang-19 -DNNL_SANITIZE=ON -DNNL_WERROR=ON \
+  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+ninja -C build-asan
+echo "== tests (sanitizers; the PyTorch model bank runs in the release build only)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$JOBS" -E pytorch_export
+
+echo "== fuzz (libFuzzer on the JSON loader, ${FUZZ_SECONDS:-60} s)"
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang-19 -DNNL_FUZZ=ON -DNNL_SANITIZE=ON >/dev/null
+ninja -C build-fuzz fuzz_load
+mkdir -p build-fuzz/corpus
+./build-fuzz/bin/fuzz_load -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 \
+  -dict=test/fuzz/json.dict build-fuzz/corpus test/fuzz/corpus 2>build-fuzz/fuzz.log \
+  || { tail -50 build-fuzz/fuzz.log; echo "fuzzer found a failure"; exit 1; }
+grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" build-fuzz/fuzz.log | tail -1
+
+echo "== all tests passed"
