@@ -242,7 +242,7 @@ static int run_int(OpKind op, DType t, int64_t n, const void *a, int64_t ia, int
 {
 	for (int64_t k = 0; k < n; k++) {
 		int64_t x = ld_int(t, a, ia + k * sa), y = ld_int(t, b, ib + k * sb);
-		uint64_t r;
+		uint64_t r = 0;
 		switch (op) {
 		case OP_ADD: r = (uint64_t)x + (uint64_t)y; break;
 		case OP_SUB: r = (uint64_t)x - (uint64_t)y; break;
