@@ -39,8 +39,9 @@ import torch.nn.functional as F
 
 torch.set_num_threads(1)
 
-DTNAME = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
-          np.dtype(np.int32): "int32", np.dtype(np.int64): "int64"}
+DTNAME = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64", np.dtype(np.float16): "float16",
+          np.dtype(np.int64): "int64", np.dtype(np.int32): "int32", np.dtype(np.int16): "int16",
+          np.dtype(np.int8): "int8", np.dtype(np.uint16): "uint16", np.dtype(np.uint8): "uint8"}
 
 CASES = {}   # name -> spec function(c) returning (x, expected)
 ERRORS = {}  # name -> spec function(c) returning (x, substring)
@@ -65,6 +66,7 @@ class Case:
         self.bins = {}
         self.blocks = [[]]
         self.block_headers = []  # (shape, dtype) at each block boundary
+        self.input_file = None   # error cases: an input.npy that differs from the model's input
 
     # -- data ------------------------------------------------------------
     def randn(self, *shape, scale=1.0, dtype=np.float32):
@@ -73,8 +75,8 @@ class Case:
     def uniform(self, lo, hi, *shape, dtype=np.float32):
         return self.rng.uniform(lo, hi, shape).astype(dtype)
 
-    def ints(self, lo, hi, *shape):
-        return self.rng.integers(lo, hi, shape, endpoint=True).astype(np.int32)
+    def ints(self, lo, hi, *shape, dtype=np.int32):
+        return self.rng.integers(lo, hi, shape, endpoint=True).astype(dtype)
 
     def nice(self, *shape, lo=-1.0, hi=1.0, dtype=np.float32):
         """Values with two decimals: short and exact enough to write inline."""
@@ -100,6 +102,15 @@ class Case:
             e["data"] = f"{self.name}/{fname}"
         self.blocks[-1].append(e)
         return arr
+
+    def const_bf16(self, name, arr):
+        """A bfloat16 weight in a .bin; returns its exact values as float32."""
+        bits = arr.astype(np.float32).view(np.uint32).astype(np.uint64)
+        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)  # round to nearest even
+        self.bins[f"{name}.bin"] = bits.astype("<u2").tobytes()
+        self.blocks[-1].append({"type": "Tensor", "name": name, "shape": list(arr.shape), "datatype": "bfloat16",
+                                "data": f"{self.name}/{name}.bin"})
+        return (bits.astype(np.uint32) << 16).view(np.float32)
 
     def layer(self, op, inputs, out="Y", **attrs):
         e = {"type": "Layer", "name": op, "tensor_input": list(inputs), "tensor_output": out}
@@ -1236,6 +1247,150 @@ def matmul_i32(c):
     return matmul_case(c, (2, 3, 4), (4, 3), dtype=np.int32)
 
 
+# other datatypes: direct ops on 8..64-bit integers, data movement on bytes,
+# float16/bfloat16/float64 constants widened for float32 ops
+
+@case
+def add_i8(c):
+    return binop_case(c, "+", c.ints(-60, 60, 2, 3, dtype=np.int8), c.ints(-60, 60, 3, dtype=np.int8), torch.add)
+
+
+@case
+def sub_u8(c):
+    x = c.ints(100, 200, 3, 4, dtype=np.uint8)
+    return binop_case(c, "-", x, c.ints(0, 99, 4, dtype=np.uint8), torch.sub)
+
+
+@case
+def mul_i16(c):
+    return binop_case(c, ".*", c.ints(-150, 150, 2, 5, dtype=np.int16), c.ints(-150, 150, 2, 1, dtype=np.int16),
+                      torch.mul)
+
+
+@case
+def div_i64_trunc(c):
+    x = c.ints(-10**12, 10**12, 3, 4, dtype=np.int64)
+    b = np.array([7, -3, 1000, -99999], np.int64)
+    return binop_case(c, "./", x, b, lambda a, d: torch.div(a, d, rounding_mode="trunc"), inline=False)
+
+
+@case
+def mod_i8_negative(c):
+    x = c.ints(-100, 100, 2, 4, dtype=np.int8)
+    return binop_case(c, "%", x, np.array([3, -3, 7, -5], np.int8), torch.remainder)
+
+
+@case
+def matmul_i32_vec(c):
+    return matmul_case(c, (3, 4), (4,), dtype=np.int32)
+
+
+@case
+def matmul_bcast_left_2d(c):
+    # a 2-D a against a batched b: the batch comes from b
+    return matmul_case(c, (3, 4), (2, 4, 5))
+
+
+@case
+def permute_uint8(c):
+    x = c.ints(0, 255, 2, 3, 4, dtype=np.uint8)
+    c.layer("Permute", ["X"], dims=[2, 0, 1])
+    return x, np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+@case
+def concat_int8_neg_dim(c):
+    x = c.ints(-128, 127, 2, 1, 3, dtype=np.int8)
+    a = c.const("a", c.ints(-128, 127, 2, 2, 3, dtype=np.int8))
+    c.layer("Concat", ["X", "a", "X"], dim=-2)
+    return x, np.concatenate([x, a, x], axis=-2)
+
+
+@case
+def pad_replicate_int16(c):
+    return pad_case(c, c.ints(-999, 999, 2, 3, 4, dtype=np.int16), [1, 1, 2, 0], mode="replicate")
+
+
+@case
+def reshape_flat(c):
+    x = c.ints(-5, 5, 2, 3, 2, dtype=np.int64)
+    c.layer("Reshape", ["X"], shape=[-1])
+    return x, x.reshape(-1)
+
+
+@case
+def linear_float16_weight(c):
+    x = c.randn(2, 6)
+    w = c.const("weight", c.randn(3, 6, scale=0.5).astype(np.float16), inline=False)
+    b = c.const("bias", c.nice(3).astype(np.float16), inline=False)
+    c.layer("Linear", ["X", "weight", "bias"])
+    return x, f32(F.linear(T(x), T(w), T(b)))
+
+
+@case
+def conv2d_bfloat16_weight(c):
+    x = c.randn(1, 2, 5, 5)
+    w = c.const_bf16("weight", c.randn(3, 2, 3, 3, scale=0.5))
+    c.layer("Conv2d", ["X", "weight"], padding=1)
+    return x, f32(F.conv2d(T(x), T(w), padding=1))
+
+
+@case
+def batchnorm2d_float64_params(c):
+    x = c.randn(1, 2, 3, 3)
+    w, b = c.const("weight", c.randn(2, dtype=np.float64)), c.const("bias", c.randn(2, dtype=np.float64))
+    m, v = c.const("mean", c.randn(2, dtype=np.float64)), c.const("var", c.uniform(0.5, 2, 2, dtype=np.float64))
+    c.layer("BatchNorm2d", ["X", "weight", "bias", "mean", "var"])
+    # widened to float32 first (ops.def: float64 constants of float ops are widened)
+    w, b, m, v = (a.astype(np.float32) for a in (w, b, m, v))
+    return x, f32(F.batch_norm(T(x), T(m), T(v), T(w), T(b), False, 0.0, 1e-5))
+
+
+# more shapes
+
+@case
+def linear_1d(c):
+    x = c.randn(5)
+    w = c.const("weight", c.randn(3, 5))
+    b = c.const("bias", c.nice(3))
+    c.layer("Linear", ["X", "weight", "bias"])
+    return x, f32(F.linear(T(x), T(w), T(b)))
+
+
+@case
+def add_bcast_both(c):
+    return binop_case(c, "+", c.randn(3, 1, 5), c.randn(4, 1), torch.add)
+
+
+@case
+def softmax_rank1(c):
+    return unary_case(c, "Softmax", lambda t: F.softmax(t, 0), shape=(7,), dim=0)
+
+
+@case
+def avgpool1d_ceil_rule(c):
+    # as maxpool1d_ceil: the 5th window would start in the end padding
+    return pool_case(c, "avg", (1, 2, 7), kernel_size=2, stride=2, padding=1, ceil_mode=True)
+
+
+@case
+def conv1d_same_s2_dil2(c):
+    return conv_case(c, (1, 2, 10), (3, 2, 3), stride=2, padding="same", dilation=2,
+                     attrs={"stride": 2, "padding": "same", "dilation": 2})
+
+
+@case
+def conv1d_asym_pad_s3(c):
+    return conv_case(c, (2, 2, 11), (2, 2, 4), stride=3, padding=[0, 3], attrs={"stride": 3, "padding": [0, 3]})
+
+
+@case
+def flatten_noop_rank2(c):
+    x = c.randn(3, 4)
+    c.layer("Flatten", ["X"])
+    return x, x
+
+
 # ---- chains and several blocks -----------------------------------------------
 
 @case
@@ -1277,7 +1432,7 @@ def e_conv_groups_not_dividing(c):
     x = c.randn(1, 3, 5, 5)
     c.const("w", c.randn(4, 1, 3, 3))
     c.layer("Conv2d", ["X", "w"], groups=2)
-    return x, [1, 4, 3, 3], "groups"
+    return x, [1, 4, 3, 3], "multiple of groups"
 
 
 @error
@@ -1308,7 +1463,7 @@ def e_bad_broadcast(c):
 def e_bad_reshape(c):
     x = c.randn(2, 3)
     c.layer("Reshape", ["X"], shape=[4, 2])
-    return x, [4, 2], "shape"
+    return x, [4, 2], "cannot reshape"
 
 
 @error
@@ -1332,7 +1487,7 @@ def e_int_modulo_by_zero(c):
     x = c.ints(1, 9, 4)
     c.op("-", ["X", "X"], "z")
     c.op("%", ["X", "z"])
-    return x, [4], "by zero"
+    return x, [4], "modulo by zero"
 
 
 @error
@@ -1361,7 +1516,7 @@ def e_matmul_inner_mismatch(c):
     x = c.randn(3, 4)
     c.const("w", c.randn(5, 2))
     c.op("*", ["X", "w"])
-    return x, [3, 2], "4"
+    return x, [3, 2], "cannot be multiplied"
 
 
 @error
@@ -1406,7 +1561,7 @@ def e_weight_file_wrong_size(c):
     c.const("w", c.randn(3, 4))
     c.bins["w.bin"] = c.bins["w.bin"][:-4]
     c.layer("Linear", ["X", "w"])
-    return x, [2, 3], "w.bin"
+    return x, [2, 3], "w.bin is 44 bytes"
 
 
 @error
@@ -1414,7 +1569,7 @@ def e_weight_path_escapes(c):
     x = c.randn(2, 4)
     c.raw({"type": "Tensor", "name": "w", "shape": [3, 4], "datatype": "float32", "data": "../../x.bin"})
     c.layer("Linear", ["X", "w"])
-    return x, [2, 3], "x.bin"
+    return x, [2, 3], "../../x.bin"
 
 
 @error
@@ -1468,13 +1623,69 @@ def e_prelu_weight_count(c):
 def e_pow_int32(c):
     x = c.ints(1, 3, 2, 2)
     c.op("^x", ["X"], exponent=2.0)
-    return x, [2, 2], "int32"
+    return x, [2, 2], "is int32"
+
+
+@error
+def e_input_wrong_shape(c):
+    x = c.randn(2, 3)
+    c.layer("ReLU", ["X"])
+    c.input_file = c.randn(3, 2)
+    return x, [2, 3], "expected the model's input shape"
+
+
+@error
+def e_input_wrong_datatype(c):
+    x = c.randn(2, 3)
+    c.layer("Identity", ["X"])
+    c.input_file = c.randn(2, 3, dtype=np.float64)
+    return x, [2, 3], "expected the model's input datatype"
+
+
+@error
+def e_float64_into_float_op(c):
+    # float64 is fine for direct ops and as a constant of a float op, not as its activation input
+    x = c.randn(2, 4, dtype=np.float64)
+    c.const("w", c.randn(3, 4))
+    c.layer("Linear", ["X", "w"])
+    return x, [2, 3], "is float64"
+
+
+@error
+def e_mixed_datatypes(c):
+    x = c.randn(2, 3)
+    c.const("b", c.randn(3, dtype=np.float64))
+    c.op("+", ["X", "b"])
+    return x, [2, 3], "share one datatype"
+
+
+@error
+def e_int_division_by_zero_const(c):
+    x = c.ints(-9, 9, 2, 3)
+    c.const("b", np.array([1, 0, 2], np.int32))
+    c.op("./", ["X", "b"])
+    return x, [2, 3], "division by zero"
+
+
+@error
+def e_conv_stride_zero(c):
+    x = c.randn(1, 1, 5)
+    c.const("w", c.randn(1, 1, 3))
+    c.layer("Conv1d", ["X", "w"], stride=0)
+    return x, [1, 1, 3], "stride"
+
+
+@error
+def e_adaptive_output_zero(c):
+    x = c.randn(1, 2, 5)
+    c.layer("AdaptiveAvgPool1d", ["X"], output_size=0)
+    return x, [1, 2, 1], "output_size"
 
 
 # ---- writing -------------------------------------------------------------------
 
 def write_npy(path, arr):
-    arr = np.ascontiguousarray(arr)
+    arr = np.array(arr, order="C")  # not ascontiguousarray: it turns rank 0 into rank 1
     np.save(path, arr.astype(arr.dtype.newbyteorder("<")), allow_pickle=False)
 
 
@@ -1512,7 +1723,8 @@ def generate(out):
         x, y_shape, expect = fn(c)
         dt = DTNAME[x.dtype]
         model = c.model(x, y_shape, dt)
-        write_case(os.path.join(out, "errors"), name, c, model, {"input.npy": x}, expect)
+        inp = x if c.input_file is None else c.input_file
+        write_case(os.path.join(out, "errors"), name, c, model, {"input.npy": inp}, expect)
     return len(CASES), len(ERRORS)
 
 

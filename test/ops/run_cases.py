@@ -48,8 +48,9 @@ def compare(out, exp):
         return f"datatype {out.dtype}, expected {exp.dtype}"
     if exp.size == 0:
         return None
-    o = out.astype(np.float64)
-    e = exp.astype(np.float64)
+    shape = exp.shape
+    o = np.atleast_1d(out.astype(np.float64))  # rank 0 outputs (Mean over all axes, vec·vec)
+    e = np.atleast_1d(exp.astype(np.float64))
     if not np.all(np.isfinite(o) == np.isfinite(e)):
         i = int(np.argmax(np.isfinite(o) != np.isfinite(e)))
         return f"non-finite mismatch at flat index {i}: got {o.flat[i]!r}, expected {e.flat[i]!r}"
@@ -62,7 +63,7 @@ def compare(out, exp):
     worst = float(np.max(diff))
     if worst > bound:
         i = int(np.argmax(diff))
-        idx = np.unravel_index(i, exp.shape) if exp.ndim else ()
+        idx = np.unravel_index(i, shape) if len(shape) else ()
         return (f"max|diff| {worst:.3g} > {bound:.3g} at {list(map(int, idx))}: "
                 f"got {o.flat[i]!r}, expected {e.flat[i]!r}")
     return None
