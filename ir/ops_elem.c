@@ -275,6 +275,8 @@ static void pow_scalar(DType t, int64_t n, const void *x, double e, void *y)
 	if (t == DT_FLOAT32) {
 		const float *a = x;
 		float *o = y;
+		/* torch's vectorised kernel rounds the exponent to float first. */
+		const double ef = (float)e;
 		for (int64_t i = 0; i < n; i++) {
 			float v = a[i];
 			if (e == 0.5) o[i] = sqrtf(v);
@@ -283,7 +285,7 @@ static void pow_scalar(DType t, int64_t n, const void *x, double e, void *y)
 			else if (e == 2.0) o[i] = v * v;
 			else if (e == 3.0) o[i] = v * v * v;
 			else if (e == -2.0) o[i] = (float)(1.0 / (double)(v * v));
-			else o[i] = (float)pow((double)v, e);
+			else o[i] = (float)pow((double)v, ef);
 		}
 	} else {
 		const double *a = x;

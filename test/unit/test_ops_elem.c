@@ -339,6 +339,37 @@ static void test_pow(void **state)
 	tm_free(&t);
 }
 
+
+/* A rank-0 float64 constant broadcast against (2,2): x - 0.25 */
+static void test_scalar_f64(void **state)
+{
+	TM t;
+	tm_init(&t, DT_FLOAT64, 2, S(2, 2));
+	int b = tm_const(&t, "c", DT_FLOAT64, 0, S(0), (const double[]){0.25});
+	tm_node(&t, OP_SUB, 2, (int[]){b, t.b->x});
+	tm_infer_ok(&t, DT_FLOAT64, 2, S(2, 2));
+	double y[4];
+	run_ok(&t, (const double[]){1, -1, 0.5, 2}, y);
+	assert_true(y[0] == -0.75 && y[1] == 1.25 && y[2] == -0.25 && y[3] == -1.75);
+	tm_free(&t);
+}
+
+/* Identity/Dropout copy bytes of any datatype of 8 bits or more. */
+static void test_identity(void **state)
+{
+	static const OpKind ops[] = {OP_IDENTITY, OP_DROPOUT, OP_ASSIGN};
+	for (int k = 0; k < 3; k++) {
+		TM t;
+		tm_init(&t, DT_UINT16, 2, S(1, 3));
+		tm_node(&t, ops[k], 1, (int[]){t.b->x});
+		tm_infer_ok(&t, DT_UINT16, 2, S(1, 3));
+		uint16_t x[3] = {1, 65535, 7}, y[3];
+		run_ok(&t, x, y);
+		assert_memory_equal(x, y, sizeof x);
+		tm_free(&t);
+	}
+}
+
 /* ---- matmul ---------------------------------------------------------------- */
 
 /* A = arange(12).reshape(2,2,3)/4-1; B = [[1,-2],[0.5,3],[-1,0.25]]; matmul(A,B) (2,2,2) */
@@ -740,6 +771,8 @@ int main(void)
 		cmocka_unit_test(test_int_div_by_zero),
 		cmocka_unit_test(test_float_mod),
 		cmocka_unit_test(test_pow),
+		cmocka_unit_test(test_scalar_f64),
+		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_matmul_batched),
 		cmocka_unit_test(test_matmul_1d),
 		cmocka_unit_test(test_matmul_int8),
