@@ -7,7 +7,7 @@ For every model of the bank (test/models/): export with --with-reference 2
 through the command line (weights through --weights, BatchNorm running stats
 randomized), check the JSON format, evaluate the JSON with an independent
 torch-based evaluator (ir_eval.py) and, when the C interpreter exists, with
-nnl-run (env NNL_RUN, default build/nnl-run or build/tools/nnl-run).
+nnl-run (env NNL_RUN, default build/nnl-run, build/bin/nnl-run or build/tools/nnl-run).
 Agreement criterion: max|out - ref| / max|ref| <= 1e-4 (relative to the largest
 reference magnitude of the output).
 """
@@ -56,7 +56,7 @@ def nnl_run_path():
     p = os.environ.get("NNL_RUN")
     if p:
         return p if os.access(p, os.X_OK) else None
-    for c in ("build/nnl-run", "build/tools/nnl-run"):
+    for c in ("build/nnl-run", "build/bin/nnl-run", "build/tools/nnl-run"):
         c = os.path.join(REPO, c)
         if os.access(c, os.X_OK):
             return c
@@ -270,6 +270,27 @@ class FashionMnistExample(unittest.TestCase):
                 x = np.load(os.path.join(out, "reference", f"input_{i}.npy"))
                 ref = np.load(os.path.join(out, "reference", f"output_{i}.npy"))
                 self.assertLessEqual(rel_err(ir_eval.run(mj, x), ref), RTOL)
+            runner = nnl_run_path()
+            if not runner:
+                self.skipTest("nnl-run not built: accuracy comparison skipped")
+            # PyTorch top-1 on the 10,000 test images vs nnl-run --eval-idx
+            sys.path.insert(0, ex)
+            from train import load, evaluate
+            from model import FashionCNN
+            m = FashionCNN()
+            m.load_state_dict(torch.load(os.path.join(ex, "fashion_cnn.pt")))
+            xte, yte = load("t10k")
+            torch_correct = round(evaluate(m, xte, yte) * len(xte))
+            d = "/usr/share/datasets/fashion-mnist"
+            r = subprocess.run([runner, mj, "--eval-idx", os.path.join(d, "t10k-images-idx3-ubyte.gz"),
+                                os.path.join(d, "t10k-labels-idx1-ubyte.gz")], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            import re
+            got = re.search(r"top-1 accuracy: [0-9.]+% \((\d+)/10000\)", r.stdout + r.stderr)
+            self.assertIsNotNone(got, r.stdout + r.stderr)
+            print(f"\nfashion_mnist: PyTorch {torch_correct}/10000, nnl-run {got.group(1)}/10000",
+                  file=sys.stderr)
+            self.assertEqual(int(got.group(1)), torch_correct)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
