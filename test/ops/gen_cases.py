@@ -67,6 +67,7 @@ class Case:
         self.blocks = [[]]
         self.block_headers = []  # (shape, dtype) at each block boundary
         self.input_file = None   # error cases: an input.npy that differs from the model's input
+        self.nonfinite = False   # the expected output may hold inf/NaN (IEEE special cases)
 
     # -- data ------------------------------------------------------------
     def randn(self, *shape, scale=1.0, dtype=np.float32):
@@ -1346,6 +1347,54 @@ def batchnorm2d_float64_params(c):
     return x, f32(F.batch_norm(T(x), T(m), T(v), T(w), T(b), False, 0.0, 1e-5))
 
 
+# exactness and IEEE special values
+
+@case
+def i64_beyond_2p53(c):
+    # int64 arithmetic must be exact beyond 2^53 (no detour through double)
+    x = np.array([2**60 + 1, -(2**62) + 3, 2**53 + 1, 2**63 - 2**34 - 10], np.int64)
+    c.const("b", np.array([2, 1, 2, 9], np.int64))
+    c.op("+", ["X", "b"], "s")
+    c.const("m", np.array([1000000007, 3, 2**40 + 1, -(2**33)], np.int64), inline=False)
+    c.op("%", ["s", "m"], "r")
+    c.op("-", ["s", "r"])
+    s_ = T(x) + T(np.array([2, 1, 2, 9]))
+    r = torch.remainder(s_, T(np.array([1000000007, 3, 2**40 + 1, -(2**33)])))
+    return x, N(s_ - r).astype(np.int64)
+
+
+@case
+def i64_matmul_exact(c):
+    x = np.array([[2**55 + 3, 1, -(2**54) - 1]], np.int64)
+    c.const("w", np.array([[1, 2], [5, 7], [1, 0]], np.int64))
+    c.op("*", ["X", "w"])
+    return x, N(torch.matmul(T(x), T(np.array([[1, 2], [5, 7], [1, 0]])))).astype(np.int64)
+
+
+@case
+def div_float_by_zero_nonfinite(c):
+    # floats follow IEEE: ±inf and NaN (only integer division by zero is an error)
+    c.nonfinite = True
+    x = np.array([1.0, -1.0, 0.0, 5.0, 2.5], np.float32)
+    return binop_case(c, "./", x, np.array([0.0, 0.0, 0.0, -0.0, 0.5], np.float32), torch.div)
+
+
+@case
+def mod_float_by_zero_nonfinite(c):
+    # a - floor(a / 0)·0 is NaN; integer modulo by zero is an error instead
+    c.nonfinite = True
+    x = np.array([1.0, -1.0, 0.0, 5.0], np.float32)
+    return binop_case(c, "%", x, np.array([0.0, 0.0, 0.0, 2.0], np.float32), torch.remainder)
+
+
+@case
+def pow_edge_nonfinite(c):
+    # 0^0 = 1, negative base to a fractional power is NaN, 0^-1 = inf, (-2)^3 = -8
+    c.nonfinite = True
+    x = np.array([0.0, -8.0, -2.0, 0.0, -2.0, 1.0], np.float32)
+    return binop_case(c, "^x", x, np.array([0.0, 0.5, 0.25, -1.0, 3.0, 1e9], np.float32), torch.pow)
+
+
 # more shapes
 
 @case
@@ -1715,7 +1764,7 @@ def generate(out):
         y = np.asarray(y)
         if x.dtype.kind == "f" and y.dtype != x.dtype and y.dtype.kind == "f":
             y = y.astype(x.dtype)
-        assert np.all(np.isfinite(y)) if y.dtype.kind == "f" else True, name
+        assert c.nonfinite or y.dtype.kind != "f" or np.all(np.isfinite(y)), name
         model = c.model(x, y.shape, DTNAME[y.dtype])
         write_case(os.path.join(out, "cases"), name, c, model, {"input.npy": x, "expected.npy": y})
     for name, fn in ERRORS.items():
