@@ -393,8 +393,10 @@ int infer_batchnorm(const OpCtx *c, Tensor *const *in, Tensor *out)
 	return 0;
 }
 
-/* As PyTorch's CPU kernel: alpha = weight / sqrt(var + eps) (as invstd ·
- * weight), beta = bias - mean·alpha, y = x·alpha + beta, all in float. */
+/* As PyTorch's CPU kernel: alpha = invstd · weight with invstd = 1 / sqrt(var
+ * + eps), beta = bias - mean·alpha, y = x·alpha + beta, all in float. Torch's
+ * kernel is compiled with FMA contraction (AVX2 builds), so beta and y are
+ * fused multiply-adds here too: bit-identical to torch on such CPUs. */
 int eval_batchnorm(const OpCtx *c, const Tensor *const *in, void *const *in_data, Tensor *out, void *out_data)
 {
 	const Tensor *x = in[0];
@@ -405,12 +407,12 @@ int eval_batchnorm(const OpCtx *c, const Tensor *const *in, void *const *in_data
 	for (int64_t ch = 0; ch < C; ch++) {
 		float invstd = 1.0f / sqrtf(vd[ch] + eps);
 		float alpha = invstd * wd[ch];
-		float beta = bd[ch] - md[ch] * alpha;
+		float beta = fmaf(-md[ch], alpha, bd[ch]);
 		for (int64_t n = 0; n < N; n++) {
 			const float *xp = xd + (n * C + ch) * inner;
 			float *yp = y + (n * C + ch) * inner;
 			for (int64_t j = 0; j < inner; j++)
-				yp[j] = xp[j] * alpha + beta;
+				yp[j] = fmaf(xp[j], alpha, beta);
 		}
 	}
 	return 0;
