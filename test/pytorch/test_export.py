@@ -49,6 +49,7 @@ BANK = [
     ("torchvision_models.py", "ResNet18", "1,3,224,224"),
     ("torchvision_models.py", "MobileNetV2", "1,3,224,224"),
     ("functional.py", "Functional", "1,3,16,16"),
+    (os.path.join(HERE, "coverage_model.py"), "Coverage", "1,3,17,19"),
 ]
 
 
@@ -86,7 +87,7 @@ def randomize_bn(model, seed=0):
 
 def load_class(fname, cls):
     from nnl.cli import load_class as lc
-    return lc(os.path.join(MODELS, fname) + ":" + cls)
+    return lc(os.path.join(MODELS, fname) + ":" + cls)   # an absolute fname is kept by join
 
 
 def run_export(*args):

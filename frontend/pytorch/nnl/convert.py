@@ -410,21 +410,18 @@ def _conv_padding(c, padding, k, dil, nd):
     return p[0] if nd == 1 else p
 
 
-def _emit_conv(c, nd, x, w, b, stride, padding, dilation, groups, padding_mode="zeros", ident=None):
+def _emit_conv(c, nd, x, w, b, stride, padding, dilation, groups, padding_mode="zeros", ident=None,
+               pre_pads=None):
     wshape = c.info[w][0]
     k = wshape[2:]
     dil = _pair(dilation, nd)
     if padding_mode != "zeros":
         if padding_mode not in ("reflect", "replicate"):
             c.fail(f"padding_mode '{padding_mode}' is not supported")
-        p = _pair(padding, nd) if not isinstance(padding, str) else None
-        if p is None:
-            c.fail("string padding with a non-zero padding_mode is not supported")
-        pads = []
-        for v in reversed(p):
-            pads += [v, v]
+        pads = [int(p) for p in pre_pads]   # F.pad order (last axis first)
         xs, dt = c.info[x]
-        padded = [xs[0], xs[1]] + [s + 2 * v for s, v in zip(xs[2:], p)]
+        padded = list(xs[:2]) + [s + pads[2 * (nd - 1 - i)] + pads[2 * (nd - 1 - i) + 1]
+                                 for i, s in enumerate(xs[2:])]
         t = c.tmp(padded, dt)
         c.layer("Pad", [x], {"pads": pads, "mode": padding_mode}, output=t, ident=ident)
         x, padding = t, 0
@@ -440,7 +437,8 @@ def m_conv(c, node, m):
     x = _x(c, node)
     w = c.const_tensor(f"{node.target}.weight", m.weight)
     b = c.const_tensor(f"{node.target}.bias", m.bias) if m.bias is not None else None
-    _emit_conv(c, nd, x, w, b, m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
+    _emit_conv(c, nd, x, w, b, m.stride, m.padding, m.dilation, m.groups, m.padding_mode,
+               pre_pads=getattr(m, "_reversed_padding_repeated_twice", None))
 
 
 @on_function(F.conv1d, F.conv2d)
