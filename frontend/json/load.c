@@ -20,6 +20,7 @@
 #endif
 #include "frontend.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -110,7 +111,7 @@ static int edit_distance(const char *a, const char *b)
 	for (size_t i = 1; i <= la; i++) {
 		cur[0] = (int)i;
 		for (size_t j = 1; j <= lb; j++) {
-			int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			int c = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
 			if (prev[j] + 1 < c)
 				c = prev[j] + 1;
 			if (cur[j - 1] + 1 < c)
@@ -122,7 +123,8 @@ static int edit_distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-/* The closest of names[0..n) to s if it is close enough to be a typo. */
+/* The closest of names[0..n) to s if it is close enough to be a typo
+ * (case is ignored: "Relu" is a typo of "ReLU"). */
 static const char *did_you_mean(const char *s, const char *const *names, int n)
 {
 	const char *best = NULL;
@@ -606,7 +608,7 @@ static int parse_tensor(Loader *L, Block *b, int li, json_t *e, const char *path
 		return err(L, "%s: \"name\" is empty, expected a tensor name", where);
 	int old = block_find_tensor(b, name);
 	if (old >= 0)
-		return err(L, "%s: duplicate tensor '%s', already %s", where, name, origin(L, b, old, ob, sizeof ob));
+		return err(L, "%s: duplicate tensor '%s', already defined (%s)", where, name, origin(L, b, old, ob, sizeof ob));
 	json_t *jv = json_object_get(e, "value"), *jq = json_object_get(e, "quantization");
 	if (get_string(L, where, e, "data", 0, &data) < 0)
 		return -1;
