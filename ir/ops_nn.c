@@ -585,7 +585,10 @@ int eval_pool(const OpCtx *c, const Tensor *const *in, void *const *in_data, Ten
 						ih1 = H + pbot;
 					if (iw1 > W + pr)
 						iw1 = W + pr;
-					int64_t pool_size = (ih1 - ih0) * (iw1 - iw0);
+					/* Each factor is at most the padded size: the product can
+					 * pass 2^63 for absurd paddings, so form it in double
+					 * (exact below 2^53, where torch's int64 is used). */
+					double pool_size = (double)(ih1 - ih0) * (double)(iw1 - iw0);
 					if (ih0 < 0)
 						ih0 = 0;
 					if (iw0 < 0)
@@ -598,7 +601,7 @@ int eval_pool(const OpCtx *c, const Tensor *const *in, void *const *in_data, Ten
 						y[oy * OW + ox] = 0.0f;
 						continue;
 					}
-					int64_t div = include_pad ? pool_size : (ih1 - ih0) * (iw1 - iw0);
+					double div = include_pad ? pool_size : (double)((ih1 - ih0) * (iw1 - iw0));
 					float sum = 0.0f;
 					for (int64_t ih = ih0; ih < ih1; ih++)
 						for (int64_t iw = iw0; iw < iw1; iw++)

@@ -496,6 +496,32 @@ static void test_pool_stride(void **st)
 	diag_free(&d);
 }
 
+/* Kernel 2^62 with padding 2^61: one window whose size (2^124 with padding)
+ * overflows int64; the kernel must neither overflow nor read outside x. */
+static void test_avgpool_huge_window(void **st)
+{
+	for (int inc = 0; inc < 2; inc++) {
+		Node *n;
+		Model *m = unary(OP_AVGPOOL2D, 4, SHAPE(1, 1, 2, 2), &n);
+		set_ints(n, "kernel_size", 1, I(1) << 62);
+		set_ints(n, "padding", 1, I(1) << 61);
+		set_ints(n, "count_include_pad", 1, I(inc));
+		Block *b = &m->blocks[0];
+		b->out_rank = m->out_rank = 4;
+		memcpy(b->out_shape, SHAPE(1, 1, 1, 1), 4 * sizeof(int64_t));
+		memcpy(m->out_shape, SHAPE(1, 1, 1, 1), 4 * sizeof(int64_t));
+		b->out_dtype = m->out_dtype = DT_FLOAT32;
+		Diag d;
+		diag_init(&d);
+		assert_int_equal(model_infer(m, &d), 0);
+		float x[4] = {1, 2, 3, 6}, y[1];
+		assert_int_equal(model_eval(m, x, y, &d), 0);
+		assert_true(inc ? y[0] == (float)ldexp(12.0, -124) : y[0] == 3.0f);
+		diag_free(&d);
+		model_free(m);
+	}
+}
+
 static void test_pool_errors(void **st)
 {
 	Node *n;
@@ -636,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_avgpool_ceil),
 		cmocka_unit_test(test_pool1d),
 		cmocka_unit_test(test_pool_stride),
+		cmocka_unit_test(test_avgpool_huge_window),
 		cmocka_unit_test(test_pool_errors),
 		cmocka_unit_test(test_adaptive),
 		cmocka_unit_test(test_batchnorm),
