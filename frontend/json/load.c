@@ -347,7 +347,9 @@ static int parse_value(Loader *L, const char *where, Tensor *t, json_t *v)
 			return err(L, "%s: \"value\" has %zu numbers, expected %lld (shape %s)", where, json_array_size(v),
 			           (long long)numel, sb);
 	} else if (!json_is_number(v) && !json_is_boolean(v)) {
-		return err(L, "%s: \"value\" is %s, expected a number or a flat list of %lld numbers (shape %s)", where,
+		if (numel == 1)
+			return err(L, "%s: \"value\" is %s, expected a number (shape %s)", where, json_desc(v, db, sizeof db), sb);
+		return err(L, "%s: \"value\" is %s, expected a flat list of %lld numbers (shape %s)", where,
 		           json_desc(v, db, sizeof db), (long long)numel, sb);
 	} else if (numel != 1) {
 		return err(L, "%s: \"value\" is one number but shape %s has %lld elements, expected a list of %lld numbers",
