@@ -10,7 +10,7 @@
  *     NNL_PREFIX         model                -name= of nnllc; then by default
  *                                            NNL_RUN = model_run and, with
  *     NNL_PREFIX_UC      MODEL                NNL_ARENA_BYTES = MODEL_ARENA_BYTES,
- *                                            NNL_INPUT_SIZE, NNL_OUTPUT_SIZE alike
+ *                                            NNL_INPUT_SIZE, NNL_OUTPUT_SIZE, NNL_ARENA_ALIGN alike
  * or each of NNL_RUN, NNL_ARENA_BYTES, NNL_INPUT_SIZE, NNL_OUTPUT_SIZE given.
  *
  * For each sample it calls NNL_RUN once and prints (parsed by run_bank.py):
@@ -53,6 +53,12 @@
 #define NNL_OUTPUT_SIZE NNL_CAT(NNL_PREFIX_UC, _OUTPUT_SIZE)
 #endif
 #endif
+#if defined(NNL_PREFIX_UC) && !defined(NNL_ARENA_ALIGN)
+#define NNL_ARENA_ALIGN NNL_CAT(NNL_PREFIX_UC, _ARENA_ALIGN)
+#endif
+#ifndef NNL_ARENA_ALIGN
+#define NNL_ARENA_ALIGN 16
+#endif
 #if !defined(NNL_RUN) || !defined(NNL_ARENA_BYTES) || !defined(NNL_INPUT_SIZE) || !defined(NNL_OUTPUT_SIZE)
 #error "define NNL_PREFIX and NNL_PREFIX_UC, or NNL_RUN, NNL_ARENA_BYTES, NNL_INPUT_SIZE and NNL_OUTPUT_SIZE"
 #endif
@@ -61,7 +67,7 @@ extern const unsigned nnl_test_count;
 extern const unsigned nnl_test_input_size;
 extern const float nnl_test_input[];
 
-static unsigned char arena[(NNL_ARENA_BYTES) > 0 ? (NNL_ARENA_BYTES) : 1] __attribute__((aligned(16)));
+static unsigned char arena[(NNL_ARENA_BYTES) > 0 ? (NNL_ARENA_BYTES) : 1] __attribute__((aligned(NNL_ARENA_ALIGN)));
 static float output[NNL_OUTPUT_SIZE];
 
 #define MAX_REPS 1001

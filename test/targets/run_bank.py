@@ -153,6 +153,8 @@ def parse_header(path):
         if not cands:
             raise ValueError(f"{path}: no #define ..._{suffix}")
         flags.append(f"-DNNL_{suffix}={(pref or cands)[0]}")
+    align = [x for x in macros if x.upper() == (prefix + "_ARENA_ALIGN").upper()]
+    flags.append(f"-DNNL_ARENA_ALIGN={align[0] if align else 16}")
     return flags
 
 

@@ -7,5 +7,6 @@
 #define SELFTEST_ARENA_BYTES 32
 #define SELFTEST_INPUT_SIZE 16
 #define SELFTEST_OUTPUT_SIZE 8
+#define SELFTEST_ARENA_ALIGN 8
 int selftest_run(const float *input, float *output, void *arena);
 #endif
