@@ -514,8 +514,10 @@ def run_bank(args, targets, run_args_for=lambda t: ()):
     return results, [c for _, c, _ in entries], nnllc
 
 
-def parse_args(argv=None, description=__doc__):
+def parse_args(argv=None, description=__doc__, extra=()):
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flag, kw in extra:
+        ap.add_argument(flag, **kw)
     ap.add_argument("--targets", default="x86-64,aarch64,riscv64,thumbv7em,riscv32",
                     help="comma-separated subset of x86-64,aarch64,riscv64,thumbv7em,riscv32")
     ap.add_argument("--models", default="", help="comma-separated bank class names (default: all)")
