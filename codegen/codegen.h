@@ -27,4 +27,74 @@
  * NULL with messages in d for an op or datatype it cannot lower. */
 LProgram *lower_model(const Model *m, Diag *d);
 
+
+/* ---- llvm/: loop IR → LLVM IR → object, assembly, .ll or .bc -------------
+ * llvm_target.c (target machine from the target table), llvm_module.c (the
+ * function, buffers, ABI checks), llvm_expr.c, llvm_stmt.c, llvm_emit.c
+ * (verify, passes, output), header.c (PREFIX.h). See docs/codegen.md.
+ *
+ * The generated function:
+ *   int PREFIX_run(const IN_T *input, OUT_T *output, void *arena);
+ * returns NNL_OK, NNL_ERR_NULL (input, output or — when the arena is not
+ * empty — arena is NULL) or NNL_ERR_ALIGN (arena not aligned to
+ * cg_arena_align); the codes are runtime/nnl_runtime.h's. input, output and arena must not overlap. Const buffers
+ * are private constant globals (.rodata); nothing else is global, so the
+ * function is re-entrant. */
+
+#include "targets.h"
+
+typedef enum CgFileType {
+	CG_FILE_OBJ,      /* -filetype=obj */
+	CG_FILE_ASM,      /* -filetype=asm */
+	CG_FILE_LL,       /* -emit-llvm, textual */
+	CG_FILE_BC,       /* -emit-llvm, bitcode */
+} CgFileType;
+
+typedef enum CgOptLevel { CG_O0, CG_O1, CG_O2, CG_O3, CG_Os, CG_Oz } CgOptLevel;
+
+typedef struct CgOptions {
+	const Target *target;  /* a row of the target table */
+	const char *cpu;       /* -mcpu; NULL: the target's default */
+	const char *mattr;     /* -mattr, appended to the target's features; NULL: none */
+	const char *triple;    /* -mtriple, overrides the target's triple; NULL: none */
+	CgOptLevel opt;
+	CgFileType filetype;
+	const char *prefix;    /* symbol prefix: PREFIX_run; must be a C identifier */
+	int fp_reassoc;        /* -fp-reassoc: reassociation allowed on float add/mul (vectorized sums) */
+	int fp_contract;       /* -fp-contract: a*b+c may become one fused multiply-add */
+	int print_codegen;     /* --print-after=codegen: LLVM IR before optimization, to stdout */
+	int print_opt;         /* --print-after=optimize: LLVM IR after optimization, to stdout */
+} CgOptions;
+
+/* Check the target, cpu, features and triple of o (before loading a model, so
+ * a bad flag is reported at once): 0, or -1 with a message that lists what
+ * is valid. */
+int cg_check_target(const CgOptions *o, Diag *d);
+
+/* Compile p and write path ("-": stdout) atomically: nothing is written on
+ * error. 0 or -1 with messages; a module that fails LLVM's verifier is an
+ * internal error whose message carries the IR. */
+int cg_compile(const LProgram *p, const CgOptions *o, const char *path, Diag *d);
+/* The same into memory (malloc'd *out of *len bytes; text outputs are
+ * NUL-terminated beyond len). */
+int cg_compile_to_memory(const LProgram *p, const CgOptions *o, char **out, size_t *len, Diag *d);
+
+/* The alignment in bytes the arena must have (the largest arena buffer
+ * alignment, at least 1). */
+int cg_arena_align(const LProgram *p);
+
+/* The shape and type of the model input or output, for the header. */
+typedef struct CgIoDesc {
+	int rank;
+	int64_t shape[NNL_MAX_RANK];
+} CgIoDesc;
+
+/* Write PREFIX.h (atomically) for p: sizes, shapes, types, the prototype,
+ * status codes and a usage comment. in/out may be NULL (the shape is then
+ * [numel]). */
+int cg_write_header(const LProgram *p, const char *prefix, const CgIoDesc *in, const CgIoDesc *out,
+                    const char *path, Diag *d);
+/* The header text (malloc'd), NULL on out of memory. */
+char *cg_header_text(const LProgram *p, const char *prefix, const CgIoDesc *in, const CgIoDesc *out);
+
 #endif

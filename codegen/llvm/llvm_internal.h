@@ -1,0 +1,71 @@
+/* llvm_internal.h — shared state of the LLVM backend's files (not exported).
+ *
+ * One compilation = one CgCtx = one LLVMContextRef, one module, one builder;
+ * everything is created with *InContext calls and disposed by cg_ctx_free,
+ * so compilations share nothing but LLVM's one-time target registration.
+ */
+#ifndef NNL_LLVM_INTERNAL_H
+#define NNL_LLVM_INTERNAL_H
+
+#include "codegen.h"
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+/* The target after -march/-mcpu/-mattr/-mtriple are applied. */
+typedef struct CgTargetSpec {
+	const Target *row;  /* the table row (for native: the host's row if known) */
+	char *triple;       /* malloc'd */
+	char *cpu;          /* malloc'd */
+	char *features;     /* malloc'd, "" if none */
+	const char *abi;    /* NULL: the triple's default */
+	int hosted;         /* libm has C23 functions (roundevenf); PIC objects */
+} CgTargetSpec;
+
+typedef struct CgCtx {
+	const LProgram *p;
+	const CgOptions *o;
+	Diag *d;
+	CgTargetSpec ts;
+	LLVMContextRef ctx;
+	LLVMModuleRef mod;
+	LLVMBuilderRef b;       /* the code */
+	LLVMBuilderRef ab;      /* allocas, at the end of the entry block */
+	LLVMTargetMachineRef tm;
+	LLVMValueRef fn;
+	LLVMValueRef *slot;     /* per variable: its alloca (created on first let/for) */
+	LLVMValueRef *base;     /* per buffer: its base pointer */
+	unsigned md_invariant;  /* "invariant.load" kind */
+	int error;              /* set once a message was added to d */
+} CgCtx;
+
+/* llvm_target.c */
+int cg_resolve_target(const CgOptions *o, CgTargetSpec *ts, Diag *d);
+void cg_target_spec_free(CgTargetSpec *ts);
+LLVMTargetMachineRef cg_create_target_machine(const CgTargetSpec *ts, CgOptLevel opt, Diag *d);
+/* LLVMInitialize* for the backends in the table, once. */
+void cg_llvm_init(void);
+
+/* llvm_module.c: builds c->mod (the function, buffers, checks, body). */
+int cg_build_module(CgCtx *c);
+LLVMTypeRef cg_type(CgCtx *c, LType t);
+/* The alloca of variable v, created in the entry block on first use. */
+LLVMValueRef cg_slot(CgCtx *c, int v);
+
+/* llvm_expr.c */
+LLVMValueRef cg_expr(CgCtx *c, const LExpr *e, int in_index);
+/* Address of buf[idx] (idx an i32 value). */
+LLVMValueRef cg_addr(CgCtx *c, int buf, LLVMValueRef idx);
+void cg_set_access_metadata(CgCtx *c, LLVMValueRef inst, int buf);
+
+/* llvm_stmt.c */
+int cg_stmts(CgCtx *c, const LStmtList *l);
+
+/* An error in the loop IR or in LLVM: add to d, remember it; returns NULL so
+ * callers can `return cg_fail(...)`. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+LLVMValueRef cg_fail(CgCtx *c, const char *fmt, ...);
+
+#endif

@@ -1,0 +1,232 @@
+/* llvm_module.c — the module for one loop-IR program: the function
+ *   i32 PREFIX_run(ptr noalias nocapture readonly input,
+ *                  ptr noalias nocapture output, ptr noalias nocapture arena)
+ * its entry checks, and one base pointer per buffer:
+ *   const   a private unnamed_addr constant global ([bytes x i8], the buffer's
+ *           alignment): ELF puts it in .rodata, i.e. flash on a device;
+ *   arena   arena + offset (inbounds GEP on i8);
+ *   input   the input parameter, output the output parameter.
+ * Layout of the function: "entry" holds only allocas (each let and for
+ * variable, placed there so mem2reg turns them into SSA), then "checks"
+ * (NULL pointers → NNL_ERR_NULL, misaligned arena → NNL_ERR_ALIGN), then
+ * the statements, then `ret NNL_OK`.
+ * noalias is valid because the header requires the three areas not to
+ * overlap, and nothing else points into them during the call.
+ */
+#include "llvm_internal.h"
+#include "nnl_runtime.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+LLVMValueRef cg_fail(CgCtx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	diag_vadd(c->d, fmt, ap);
+	va_end(ap);
+	c->error = 1;
+	return NULL;
+}
+
+LLVMTypeRef cg_type(CgCtx *c, LType t)
+{
+	switch (t) {
+	case LT_I1: return LLVMInt1TypeInContext(c->ctx);
+	case LT_I8:
+	case LT_U8: return LLVMInt8TypeInContext(c->ctx);
+	case LT_I16:
+	case LT_U16: return LLVMInt16TypeInContext(c->ctx);
+	case LT_I32: return LLVMInt32TypeInContext(c->ctx);
+	case LT_I64: return LLVMInt64TypeInContext(c->ctx);
+	case LT_F32: return LLVMFloatTypeInContext(c->ctx);
+	case LT_F64: return LLVMDoubleTypeInContext(c->ctx);
+	default: return NULL;
+	}
+}
+
+LLVMValueRef cg_slot(CgCtx *c, int v)
+{
+	if (v < 0 || v >= c->p->n_vars)
+		return cg_fail(c, "loop IR: variable index %d out of range", v);
+	if (!c->slot[v]) {
+		LLVMTypeRef t = cg_type(c, c->p->vars[v].type);
+		if (!t)
+			return cg_fail(c, "loop IR: variable '%s' has no value type", c->p->vars[v].name);
+		c->slot[v] = LLVMBuildAlloca(c->ab, t, c->p->vars[v].name);
+	}
+	return c->slot[v];
+}
+
+int cg_arena_align(const LProgram *p)
+{
+	int a = 1;
+	for (int i = 0; i < p->n_bufs; i++)
+		if (p->bufs[i].kind == LB_ARENA && p->bufs[i].align > a)
+			a = p->bufs[i].align;
+	return a;
+}
+
+static int64_t buf_bytes(const LBuf *b)
+{
+	int bits = ltype_bits(b->type);
+	int64_t r;
+	if (nnl_mul_i64(b->numel, bits < 8 ? 1 : bits / 8, &r) < 0)
+		return -1;
+	return r;
+}
+
+static void add_attr(CgCtx *c, LLVMValueRef fn, LLVMAttributeIndex idx, const char *name)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+	LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c->ctx, kind, 0));
+}
+
+static void add_str_attr(CgCtx *c, LLVMValueRef fn, const char *k, const char *v)
+{
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+	                        LLVMCreateStringAttribute(c->ctx, k, (unsigned)strlen(k), v, (unsigned)strlen(v)));
+}
+
+static int io_buf(const LProgram *p, LBufKind k)
+{
+	int found = -1;
+	for (int i = 0; i < p->n_bufs; i++)
+		if (p->bufs[i].kind == k) {
+			if (found >= 0)
+				return -2;
+			found = i;
+		}
+	return found;
+}
+
+static int make_buffers(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVMValueRef arena)
+{
+	const LProgram *p = c->p;
+	LLVMTypeRef i8 = LLVMInt8TypeInContext(c->ctx);
+	for (int i = 0; i < p->n_bufs; i++) {
+		const LBuf *b = &p->bufs[i];
+		int64_t bytes = buf_bytes(b);
+		if (!cg_type(c, b->type) || b->numel < 0 || bytes < 0) {
+			cg_fail(c, "loop IR: buffer '%s' has type %s and %lld elements", b->name, ltype_name(b->type),
+			        (long long)b->numel);
+			return -1;
+		}
+		switch (b->kind) {
+		case LB_INPUT: c->base[i] = input; break;
+		case LB_OUTPUT: c->base[i] = output; break;
+		case LB_ARENA:
+			if (b->offset < 0 || b->offset > p->arena_bytes || bytes > p->arena_bytes - b->offset) {
+				cg_fail(c, "loop IR: arena buffer '%s' (%lld bytes at offset %lld) is not inside the %lld-byte arena",
+				        b->name, (long long)bytes, (long long)b->offset, (long long)p->arena_bytes);
+				return -1;
+			}
+			{
+				LLVMValueRef off = LLVMConstInt(LLVMInt64TypeInContext(c->ctx), (unsigned long long)b->offset, 0);
+				c->base[i] = LLVMBuildInBoundsGEP2(c->b, i8, arena, &off, 1, b->name);
+			}
+			break;
+		case LB_CONST: {
+			char name[256];
+			snprintf(name, sizeof name, "%s.%s", c->o->prefix, b->name);
+			LLVMTypeRef at = LLVMArrayType2(i8, (uint64_t)bytes);
+			LLVMValueRef g = LLVMAddGlobal(c->mod, at, name);
+			LLVMValueRef init = b->data ? LLVMConstStringInContext2(c->ctx, b->data, (size_t)bytes, 1) : LLVMConstNull(at);
+			LLVMSetInitializer(g, init);
+			LLVMSetGlobalConstant(g, 1);
+			LLVMSetLinkage(g, LLVMPrivateLinkage);
+			LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+			LLVMSetAlignment(g, (unsigned)(b->align > 0 ? b->align : 1));
+			c->base[i] = g;
+			break;
+		}
+		}
+	}
+	return 0;
+}
+
+/* The checks block: NULL pointers, then arena alignment; leaves the builder
+ * in the block where the statements start. */
+static void build_checks(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVMValueRef arena)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
+	LLVMTypeRef iptr = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
+	LLVMValueRef nul = LLVMBuildIsNull(c->b, input, "in.null");
+	nul = LLVMBuildOr(c->b, nul, LLVMBuildIsNull(c->b, output, "out.null"), "");
+	if (c->p->arena_bytes > 0)
+		nul = LLVMBuildOr(c->b, nul, LLVMBuildIsNull(c->b, arena, "arena.null"), "");
+	LLVMBasicBlockRef bad_null = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "err.null");
+	LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "checks.align");
+	LLVMBuildCondBr(c->b, nul, bad_null, next);
+	LLVMPositionBuilderAtEnd(c->b, bad_null);
+	LLVMBuildRet(c->b, LLVMConstInt(i32, NNL_ERR_NULL, 0));
+	LLVMPositionBuilderAtEnd(c->b, next);
+	int align = cg_arena_align(c->p);
+	if (c->p->arena_bytes > 0 && align > 1) {
+		LLVMValueRef low = LLVMBuildAnd(c->b, LLVMBuildPtrToInt(c->b, arena, iptr, ""),
+		                                LLVMConstInt(iptr, (unsigned long long)(align - 1), 0), "arena.misalign");
+		LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntNE, low, LLVMConstNull(iptr), "");
+		LLVMBasicBlockRef bad_align = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "err.align");
+		LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
+		LLVMBuildCondBr(c->b, bad, bad_align, body);
+		LLVMPositionBuilderAtEnd(c->b, bad_align);
+		LLVMBuildRet(c->b, LLVMConstInt(i32, NNL_ERR_ALIGN, 0));
+		LLVMPositionBuilderAtEnd(c->b, body);
+	}
+}
+
+int cg_build_module(CgCtx *c)
+{
+	const LProgram *p = c->p;
+	if (io_buf(p, LB_INPUT) < 0 || io_buf(p, LB_OUTPUT) < 0) {
+		cg_fail(c, "loop IR: program '%s' needs exactly one input and one output buffer", p->name);
+		return -1;
+	}
+	LLVMTypeRef ptr = LLVMPointerTypeInContext(c->ctx, 0);
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
+	LLVMTypeRef params[3] = {ptr, ptr, ptr};
+	char name[256];
+	snprintf(name, sizeof name, "%s_run", c->o->prefix);
+	c->fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(i32, params, 3, 0));
+	LLVMValueRef input = LLVMGetParam(c->fn, 0), output = LLVMGetParam(c->fn, 1), arena = LLVMGetParam(c->fn, 2);
+	LLVMSetValueName2(input, "input", 5);
+	LLVMSetValueName2(output, "output", 6);
+	LLVMSetValueName2(arena, "arena", 5);
+	for (unsigned i = 1; i <= 3; i++) {
+		add_attr(c, c->fn, i, "noalias");
+		add_attr(c, c->fn, i, "nocapture");
+		add_attr(c, c->fn, i, "noundef");
+	}
+	add_attr(c, c->fn, 1, "readonly");
+	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nounwind");
+	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nofree");
+	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nosync");
+	if (c->o->opt == CG_Os || c->o->opt == CG_Oz)
+		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "optsize");
+	if (c->o->opt == CG_Oz)
+		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "minsize");
+	if (c->o->opt == CG_O0) {
+		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "optnone");
+		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "noinline");
+	}
+	/* The cpu and features travel with the function, so .ll/.bc outputs
+	 * (and LTO) compile for the same machine. */
+	add_str_attr(c, c->fn, "target-cpu", c->ts.cpu);
+	if (*c->ts.features)
+		add_str_attr(c, c->fn, "target-features", c->ts.features);
+
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
+	LLVMBasicBlockRef checks = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "checks");
+	LLVMPositionBuilderAtEnd(c->ab, entry);
+	LLVMPositionBuilderAtEnd(c->b, checks);
+	build_checks(c, input, output, arena);
+	if (make_buffers(c, input, output, arena) < 0)
+		return -1;
+	if (cg_stmts(c, &p->body) < 0 || c->error)
+		return -1;
+	LLVMBuildRet(c->b, LLVMConstInt(i32, NNL_OK, 0));
+	LLVMPositionBuilderAtEnd(c->ab, entry);
+	LLVMBuildBr(c->ab, checks);
+	return 0;
+}

@@ -1,0 +1,151 @@
+/* llvm_stmt.c — loop-IR statements to control flow.
+ *
+ *   for v in lo..hi step s   lo and hi are evaluated once, before the loop
+ *                            (like a C for with a precomputed bound); v lives
+ *                            in an entry-block alloca (mem2reg makes the phi):
+ *                              preheader: v = lo; br header
+ *                              header:    br (v < hi) body, exit
+ *                              body:      ...; br latch
+ *                              latch:     v = v + s; br header
+ *                            The increment is nsw when it cannot overflow
+ *                            (step 1, or a constant hi <= INT32_MAX - s).
+ *   let v = e / set v = e    a store to v's entry-block alloca
+ *   store buf[i] = e         a store, aligned to the element size
+ *   if c {..} else {..}      then / else / join blocks
+ * Every block gets a name from the statement's label when it has one, so
+ * --print-after=codegen reads like the loop IR.
+ */
+#include "llvm_internal.h"
+
+static int stmt(CgCtx *c, const LStmt *s);
+
+int cg_stmts(CgCtx *c, const LStmtList *l)
+{
+	for (int i = 0; i < l->n; i++)
+		if (stmt(c, l->v[i]) < 0 || c->error)
+			return -1;
+	return 0;
+}
+
+static int store_var(CgCtx *c, const LStmt *s)
+{
+	LLVMValueRef slot = cg_slot(c, s->var);
+	if (!slot)
+		return -1;
+	if (s->kind == LS_SET && c->p->vars[s->var].is_loop) {
+		cg_fail(c, "loop IR: set of loop variable '%s'", c->p->vars[s->var].name);
+		return -1;
+	}
+	LLVMValueRef v = cg_expr(c, s->val, 0);
+	if (!v)
+		return -1;
+	if (s->val->type != c->p->vars[s->var].type) {
+		cg_fail(c, "loop IR: %s of %s variable '%s' to a %s value", s->kind == LS_LET ? "let" : "set",
+		        ltype_name(c->p->vars[s->var].type), c->p->vars[s->var].name, ltype_name(s->val->type));
+		return -1;
+	}
+	LLVMBuildStore(c->b, v, slot);
+	return 0;
+}
+
+static int for_stmt(CgCtx *c, const LStmt *s)
+{
+	if (s->step <= 0 || s->step > INT32_MAX) {
+		cg_fail(c, "loop IR: for step %lld (expected 1..2^31-1)", (long long)s->step);
+		return -1;
+	}
+	if (s->var < 0 || s->var >= c->p->n_vars || c->p->vars[s->var].type != LT_I32 || s->lo->type != LT_I32 ||
+	    s->hi->type != LT_I32) {
+		cg_fail(c, "loop IR: for needs an i32 variable and i32 bounds");
+		return -1;
+	}
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
+	LLVMValueRef slot = cg_slot(c, s->var);
+	LLVMValueRef lo = slot ? cg_expr(c, s->lo, 1) : NULL;
+	LLVMValueRef hi = lo ? cg_expr(c, s->hi, 1) : NULL;
+	if (!hi)
+		return -1;
+	LLVMBuildStore(c->b, lo, slot);
+	const char *name = c->p->vars[s->var].name;
+	LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
+	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
+	LLVMBasicBlockRef latch = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "latch");
+	LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "exit");
+	LLVMBuildBr(c->b, header);
+	LLVMPositionBuilderAtEnd(c->b, header);
+	LLVMValueRef v = LLVMBuildLoad2(c->b, i32, slot, name);
+	LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, hi, ""), body, exit);
+	LLVMPositionBuilderAtEnd(c->b, body);
+	if (cg_stmts(c, &s->body) < 0)
+		return -1;
+	LLVMBuildBr(c->b, latch);
+	LLVMPositionBuilderAtEnd(c->b, latch);
+	v = LLVMBuildLoad2(c->b, i32, slot, name);
+	LLVMValueRef step = LLVMConstInt(i32, (unsigned long long)s->step, 0);
+	int nsw = s->step == 1 || (s->hi->kind == LE_CONST && s->hi->ival <= INT32_MAX - s->step);
+	LLVMBuildStore(c->b, nsw ? LLVMBuildNSWAdd(c->b, v, step, "") : LLVMBuildAdd(c->b, v, step, ""), slot);
+	LLVMBuildBr(c->b, header);
+	LLVMPositionBuilderAtEnd(c->b, exit);
+	return 0;
+}
+
+static int if_stmt(CgCtx *c, const LStmt *s)
+{
+	LLVMValueRef k = cg_expr(c, s->cond, 0);
+	if (!k)
+		return -1;
+	if (s->cond->type != LT_I1) {
+		cg_fail(c, "loop IR: if condition of type %s", ltype_name(s->cond->type));
+		return -1;
+	}
+	LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "then");
+	LLVMBasicBlockRef els = s->els.n ? LLVMAppendBasicBlockInContext(c->ctx, c->fn, "else") : NULL;
+	LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
+	LLVMBuildCondBr(c->b, k, then, els ? els : join);
+	LLVMPositionBuilderAtEnd(c->b, then);
+	if (cg_stmts(c, &s->body) < 0)
+		return -1;
+	LLVMBuildBr(c->b, join);
+	if (els) {
+		LLVMPositionBuilderAtEnd(c->b, els);
+		if (cg_stmts(c, &s->els) < 0)
+			return -1;
+		LLVMBuildBr(c->b, join);
+	}
+	LLVMPositionBuilderAtEnd(c->b, join);
+	return 0;
+}
+
+static int stmt(CgCtx *c, const LStmt *s)
+{
+	switch (s->kind) {
+	case LS_FOR: return for_stmt(c, s);
+	case LS_LET:
+	case LS_SET: return store_var(c, s);
+	case LS_STORE: {
+		if (s->buf < 0 || s->buf >= c->p->n_bufs) {
+			cg_fail(c, "loop IR: store to buffer index %d", s->buf);
+			return -1;
+		}
+		const LBuf *b = &c->p->bufs[s->buf];
+		if (b->kind == LB_CONST || b->kind == LB_INPUT) {
+			cg_fail(c, "loop IR: store to %s buffer '%s'", b->kind == LB_CONST ? "const" : "input", b->name);
+			return -1;
+		}
+		LLVMValueRef idx = cg_expr(c, s->idx, 1);
+		LLVMValueRef v = idx ? cg_expr(c, s->val, 0) : NULL;
+		if (!v)
+			return -1;
+		if (s->val->type != b->type) {
+			cg_fail(c, "loop IR: store of %s into %s buffer '%s'", ltype_name(s->val->type), ltype_name(b->type),
+			        b->name);
+			return -1;
+		}
+		cg_set_access_metadata(c, LLVMBuildStore(c->b, v, cg_addr(c, s->buf, idx)), s->buf);
+		return 0;
+	}
+	case LS_IF: return if_stmt(c, s);
+	}
+	cg_fail(c, "loop IR: unknown statement kind %d", s->kind);
+	return -1;
+}

@@ -1,0 +1,513 @@
+/* test_codegen.c — the LLVM backend (codegen/llvm) and the target table.
+ *
+ * Programs are built with the loop.c API, so these tests depend on neither
+ * lowering nor parsing. Numeric tests compile for the host (x86-64) to an
+ * object, link it with a small C driver with `cc` and run it; the driver
+ * prints every output as exact float bits, compared with values the test
+ * computes in C with the same formulas in the same order. Cross targets are
+ * emitted (object and assembly) and inspected: hard-float instructions on
+ * Cortex-M4F, soft-float calls on Cortex-M0+, the float ABI in RISC-V ELF
+ * flags. Running them under QEMU is the model-bank tests' job.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codegen.h"
+#include "loop.h"
+#include "targets.h"
+
+static char tmpdir[256];
+
+static int setup(void **state)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/nnl-test-codegen-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static CgOptions opts(const char *march, CgFileType ft)
+{
+	CgOptions o = {.target = target_find(march), .opt = CG_O3, .filetype = ft, .prefix = "m"};
+	return o;
+}
+
+static void print_diag(const Diag *d)
+{
+	for (int i = 0; i < d->n; i++)
+		fprintf(stderr, "diag: %s\n", d->msgs[i]);
+}
+
+/* ---- programs ------------------------------------------------------------ */
+
+enum { NIN = 8, NOUT = 4 };
+static float W[NOUT * NIN], B[NOUT];
+
+/* y = relu(W x + b) through an arena buffer: the shape of a Linear+ReLU. */
+static LProgram *dense_relu(void)
+{
+	LProgram *p = loop_new("dense");
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, NIN);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, NOUT);
+	int w = loop_add_buf(p, "w", LB_CONST, LT_F32, NOUT * NIN);
+	int b = loop_add_buf(p, "b", LB_CONST, LT_F32, NOUT);
+	int t = loop_add_buf(p, "t", LB_ARENA, LT_F32, NOUT);
+	for (int i = 0; i < NOUT * NIN; i++)
+		W[i] = (float)((i * 7) % 11 - 5) * 0.125f;
+	for (int i = 0; i < NOUT; i++)
+		B[i] = (float)i * 0.25f - 0.5f;
+	p->bufs[w].data = malloc(sizeof W);
+	memcpy(p->bufs[w].data, W, sizeof W);
+	p->bufs[b].data = malloc(sizeof B);
+	memcpy(p->bufs[b].data, B, sizeof B);
+	p->bufs[t].offset = 16;
+	p->arena_bytes = 16 + NOUT * 4;
+	int i = loop_add_var(p, "i", LT_I32, 1), j = loop_add_var(p, "j", LT_I32, 1);
+	int acc = loop_add_var(p, "acc", LT_F32, 0), k = loop_add_var(p, "k", LT_I32, 1);
+	LStmt *fi = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, NOUT), 1);
+	ls_let(p, &fi->body, acc, le_load(p, b, le_var(p, i)));
+	LStmt *fj = ls_for(p, &fi->body, j, le_i32(p, 0), le_i32(p, NIN), 1);
+	ls_set(p, &fj->body, acc,
+	       le_bin(p, LO_ADD, le_var(p, acc),
+	              le_bin(p, LO_MUL, le_load(p, w, le_add(p, le_mul_k(p, le_var(p, i), NIN), le_var(p, j))),
+	                     le_load(p, x, le_var(p, j)))));
+	ls_store(p, &fi->body, t, le_var(p, i), le_var(p, acc));
+	LStmt *fk = ls_for(p, &p->body, k, le_i32(p, 0), le_i32(p, NOUT), 1);
+	ls_store(p, &fk->body, y, le_var(p, k), le_bin(p, LO_MAX, le_load(p, t, le_var(p, k)), le_float(p, LT_F32, 0.0)));
+	return p;
+}
+
+static void dense_ref(const float *x, float *y)
+{
+	for (int i = 0; i < NOUT; i++) {
+		float acc = B[i];
+		for (int j = 0; j < NIN; j++)
+			acc = acc + W[i * NIN + j] * x[j];
+		y[i] = acc < 0 ? 0.0f : acc;
+	}
+}
+
+/* Elementwise: out[8*i + k] for each input x[i] = each unary/cast/binary case. */
+enum { NOPS = 10, NX = 12 };
+static const float XS[NX] = {0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 0.3f, -1.7f, 3.0e9f, -1.0e10f, 100.0f, -0.0f, 7.25f};
+
+static LProgram *elementwise(void)
+{
+	LProgram *p = loop_new("elem");
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, NX);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, NX * NOPS);
+	int i = loop_add_var(p, "i", LT_I32, 1), v = loop_add_var(p, "v", LT_F32, 0);
+	LStmt *f = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, NX), 1);
+	ls_let(p, &f->body, v, le_load(p, x, le_var(p, i)));
+#define OUT(k, e) ls_store(p, &f->body, y, le_add(p, le_mul_k(p, le_var(p, i), NOPS), le_i32(p, k)), (e))
+#define V le_var(p, v)
+	OUT(0, le_un(p, LU_EXP, le_bin(p, LO_MIN, V, le_float(p, LT_F32, 10.0))));
+	OUT(1, le_un(p, LU_TANH, V));
+	OUT(2, le_un(p, LU_ERF, V));
+	OUT(3, le_un(p, LU_ROUND, V));
+	OUT(4, le_un(p, LU_FLOOR, V));
+	/* saturating round-to-int8 and back; plain truncation to i32 and back */
+	OUT(5, le_cast(p, LT_F32, le_cast(p, LT_I8, V, 1), 0));
+	OUT(6, le_cast(p, LT_F32, le_cast(p, LT_I32, V, 0), 0));
+	/* integer division by (int)v: zero divisor is defined (x/0 = x) */
+	OUT(7, le_cast(p, LT_F32, le_bin(p, LO_DIV, le_i32(p, 100), le_cast(p, LT_I32, V, 0)), 0));
+	/* if v > 1 then sqrt(v) else -v */
+	int r = loop_add_var(p, "r", LT_F32, 0);
+	ls_let(p, &f->body, r, le_float(p, LT_F32, 0.0));
+	LStmt *s = ls_if(p, &f->body, le_bin(p, LO_GT, V, le_float(p, LT_F32, 1.0)));
+	ls_set(p, &s->body, r, le_un(p, LU_SQRT, V));
+	ls_set(p, &s->els, r, le_un(p, LU_NEG, V));
+	OUT(8, le_var(p, r));
+	/* select + max with NaN-free operands */
+	OUT(9, le_select(p, le_bin(p, LO_LT, V, le_float(p, LT_F32, 0.0)), le_float(p, LT_F32, -1.0),
+	                 le_bin(p, LO_MAX, V, le_float(p, LT_F32, 2.0))));
+#undef OUT
+#undef V
+	return p;
+}
+
+static float sat_i8(float v)
+{
+	float r = nearbyintf(v);
+	return (float)(int)(r < -128 ? -128.0f : r > 127 ? 127.0f : r);
+}
+
+static float trunc_i32(float v)
+{
+	if (v != v)
+		return 0;
+	if (v >= 2147483648.0f)
+		return 2147483647.0f;
+	if (v < -2147483648.0f)
+		return -2147483648.0f;
+	return (float)(int32_t)v;
+}
+
+static void elementwise_ref(float *y)
+{
+	for (int i = 0; i < NX; i++) {
+		float v = XS[i], *o = y + i * NOPS;
+		o[0] = expf(v < 10.0f ? v : 10.0f);
+		o[1] = tanhf(v);
+		o[2] = erff(v);
+		o[3] = nearbyintf(v);
+		o[4] = floorf(v);
+		o[5] = sat_i8(v);
+		o[6] = trunc_i32(v);
+		int32_t d = (int32_t)trunc_i32(v);
+		o[7] = (float)(d == 0 ? 100 : 100 / d);
+		o[8] = v > 1.0f ? sqrtf(v) : -v;
+		o[9] = v < 0 ? -1.0f : (v > 2.0f ? v : 2.0f);
+	}
+}
+
+/* ---- compile, link, run ---------------------------------------------------- */
+
+static int compile(const LProgram *p, const CgOptions *o, const char *path, Diag *d)
+{
+	int rc = cg_compile(p, o, path, d);
+	if (rc)
+		print_diag(d);
+	return rc;
+}
+
+/* Link tmpdir/<name>.o with a driver that calls m_run on nin floats of input
+ * and prints nout outputs as hex bits, one per line, then the status codes of
+ * the NULL and misaligned-arena calls; read them back. */
+static int run_host(const char *name, const float *in, int nin, float *out, int nout, int *st_null, int *st_align,
+                    int arena_bytes)
+{
+	char drv[512], exe[512], cmd[2048];
+	snprintf(drv, sizeof drv, "%s/%s_drv.c", tmpdir, name);
+	snprintf(exe, sizeof exe, "%s/%s_exe", tmpdir, name);
+	FILE *f = fopen(drv, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "#include <stdio.h>\n#include <string.h>\n#include <stdint.h>\n#include \"%s.h\"\n", name);
+	fprintf(f, "static const uint32_t in_bits[%d] = {", nin);
+	for (int i = 0; i < nin; i++) {
+		uint32_t u;
+		memcpy(&u, &in[i], 4);
+		fprintf(f, "0x%08xu,", u);
+	}
+	fprintf(f, "};\n");
+	fprintf(f, "static _Alignas(64) unsigned char arena[%d + 64];\n", arena_bytes);
+	fprintf(f, "int main(void) {\n float in[%d], out[%d];\n memcpy(in, in_bits, sizeof in);\n", nin, nout);
+	fprintf(f, " int s = m_run(in, out, arena);\n if (s) return 10 + s;\n");
+	fprintf(f, " for (int i = 0; i < %d; i++) { uint32_t u; memcpy(&u, &out[i], 4); printf(\"%%08x\\n\", u); }\n", nout);
+	fprintf(f, " printf(\"%%d\\n\", m_run(NULL, out, arena));\n");
+	fprintf(f, " printf(\"%%d\\n\", M_ARENA_BYTES ? m_run(in, out, arena + 1) : 2);\n");
+	fprintf(f, " return 0;\n}\n");
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "cc -std=c11 -Wall -Werror -I'%s' '%s' '%s/%s.o' -lm -o '%s'", tmpdir, drv, tmpdir, name,
+	         exe);
+	if (system(cmd) != 0)
+		return -1;
+	FILE *pp = popen(exe, "r");
+	if (!pp)
+		return -1;
+	for (int i = 0; i < nout; i++) {
+		unsigned u;
+		if (fscanf(pp, "%x", &u) != 1) {
+			pclose(pp);
+			return -1;
+		}
+		uint32_t u32 = u;
+		memcpy(&out[i], &u32, 4);
+	}
+	if (fscanf(pp, "%d %d", st_null, st_align) != 2) {
+		pclose(pp);
+		return -1;
+	}
+	return pclose(pp) == 0 ? 0 : -1;
+}
+
+static void write_header(const LProgram *p, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s.h", tmpdir, name);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(cg_write_header(p, "m", NULL, NULL, path, &d), 0);
+	diag_free(&d);
+}
+
+static void check_dense(CgOptLevel opt, const char *name)
+{
+	LProgram *p = dense_relu();
+	CgOptions o = opts("x86-64", CG_FILE_OBJ);
+	o.opt = opt;
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s.o", tmpdir, name);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(compile(p, &o, path, &d), 0);
+	write_header(p, name);
+	float x[NIN], y[NOUT], ref[NOUT];
+	for (int i = 0; i < NIN; i++)
+		x[i] = (float)(i % 5) - 1.75f;
+	dense_ref(x, ref);
+	int sn = -1, sa = -1;
+	assert_int_equal(run_host(name, x, NIN, y, NOUT, &sn, &sa, (int)p->arena_bytes), 0);
+	for (int i = 0; i < NOUT; i++)
+		assert_true(memcmp(&y[i], &ref[i], 4) == 0);
+	assert_int_equal(sn, 1); /* NNL_ERR_NULL */
+	assert_int_equal(sa, 2); /* NNL_ERR_ALIGN */
+	diag_free(&d);
+	loop_free(p);
+}
+
+static void test_dense_runs_O0(void **state) { check_dense(CG_O0, "dense0"); }
+static void test_dense_runs_O3(void **state) { check_dense(CG_O3, "dense3"); }
+static void test_dense_runs_Oz(void **state) { check_dense(CG_Oz, "densez"); }
+
+static void test_elementwise_runs(void **state)
+{
+	LProgram *p = elementwise();
+	CgOptions o = opts("x86-64", CG_FILE_OBJ);
+	char path[512];
+	snprintf(path, sizeof path, "%s/elem.o", tmpdir);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(compile(p, &o, path, &d), 0);
+	write_header(p, "elem");
+	float y[NX * NOPS], ref[NX * NOPS];
+	int sn, sa;
+	assert_int_equal(run_host("elem", XS, NX, y, NX * NOPS, &sn, &sa, 0), 0);
+	elementwise_ref(ref);
+	for (int i = 0; i < NX * NOPS; i++) {
+		if (memcmp(&y[i], &ref[i], 4) != 0)
+			fprintf(stderr, "x=%g op %d: got %.9g expected %.9g\n", XS[i / NOPS], i % NOPS, y[i], ref[i]);
+		assert_true(memcmp(&y[i], &ref[i], 4) == 0);
+	}
+	assert_int_equal(sn, 1);
+	diag_free(&d);
+	loop_free(p);
+}
+
+/* ---- every target, every output kind ------------------------------------- */
+
+static void test_every_target_emits(void **state)
+{
+	LProgram *p = dense_relu();
+	for (int i = 0; i < target_count(); i++) {
+		const Target *t = target_at(i);
+		for (int ft = CG_FILE_OBJ; ft <= CG_FILE_BC; ft++) {
+			CgOptions o = {.target = t, .opt = CG_O2, .filetype = (CgFileType)ft, .prefix = "m"};
+			char *out = NULL;
+			size_t len = 0;
+			Diag d;
+			diag_init(&d);
+			int rc = cg_compile_to_memory(p, &o, &out, &len, &d);
+			if (rc)
+				print_diag(&d);
+			assert_int_equal(rc, 0);
+			assert_true(len > 16);
+			if (ft == CG_FILE_OBJ)
+				assert_memory_equal(out, "\177ELF", 4);
+			if (ft == CG_FILE_BC)
+				assert_memory_equal(out, "BC\xc0\xde", 4);
+			if (ft == CG_FILE_ASM)
+				assert_non_null(strstr(out, "m_run"));
+			if (ft == CG_FILE_LL)
+				assert_non_null(strstr(out, "@m_run(ptr noalias nocapture noundef readonly %input"));
+			free(out);
+			diag_free(&d);
+		}
+	}
+	loop_free(p);
+}
+
+static char *emit_at(const LProgram *p, const char *march, const char *cpu, CgFileType ft, CgOptLevel opt, size_t *len)
+{
+	CgOptions o = opts(march, ft);
+	o.cpu = cpu;
+	o.opt = opt;
+	char *out = NULL;
+	size_t n = 0;
+	Diag d;
+	diag_init(&d);
+	int rc = cg_compile_to_memory(p, &o, &out, &n, &d);
+	if (rc)
+		print_diag(&d);
+	assert_int_equal(rc, 0);
+	diag_free(&d);
+	if (len)
+		*len = n;
+	return out;
+}
+
+static char *emit(const LProgram *p, const char *march, const char *cpu, CgFileType ft, size_t *len)
+{
+	return emit_at(p, march, cpu, ft, CG_O3, len);
+}
+
+/* Cortex-M4F: floats in FPU registers and FPU arithmetic; Cortex-M0+: soft float calls. */
+static void test_thumb_float_abi(void **state)
+{
+	LProgram *p = dense_relu();
+	char *s = emit(p, "thumbv7em", NULL, CG_FILE_ASM, NULL);
+	assert_true(strstr(s, "vfma.f32") || strstr(s, "vmla.f32") || strstr(s, "vadd.f32"));
+	assert_non_null(strstr(s, ".fpu\tfpv4-sp-d16"));
+	assert_null(strstr(s, "__aeabi_fadd"));
+	free(s);
+	s = emit(p, "thumbv6m", NULL, CG_FILE_ASM, NULL);
+	assert_non_null(strstr(s, "__aeabi_fadd"));
+	assert_null(strstr(s, "vadd.f32"));
+	free(s);
+	s = emit(p, "thumbv8m.main", NULL, CG_FILE_ASM, NULL);
+	assert_true(strstr(s, "vfma.f32") || strstr(s, "vmla.f32") || strstr(s, "vadd.f32"));
+	free(s);
+	s = emit(p, "thumbv7em", "cortex-m7", CG_FILE_ASM, NULL);
+	assert_non_null(strstr(s, ".cpu\tcortex-m7"));
+	free(s);
+	loop_free(p);
+}
+
+/* RISC-V: the ELF header's float-ABI flags must say ilp32f / lp64d, or gcc
+ * refuses to link the object with the C library. */
+static void test_riscv_float_abi_flags(void **state)
+{
+	LProgram *p = dense_relu();
+	size_t n;
+	char *o32 = emit(p, "riscv32", NULL, CG_FILE_OBJ, &n);
+	uint32_t flags;
+	memcpy(&flags, o32 + 0x24, 4); /* ELF32 e_flags */
+	assert_int_equal(flags & 0x6, 0x2); /* EF_RISCV_FLOAT_ABI_SINGLE */
+	assert_true(flags & 0x1);           /* EF_RISCV_RVC */
+	free(o32);
+	char *o64 = emit(p, "riscv64", NULL, CG_FILE_OBJ, &n);
+	memcpy(&flags, o64 + 0x30, 4); /* ELF64 e_flags */
+	assert_int_equal(flags & 0x6, 0x4); /* EF_RISCV_FLOAT_ABI_DOUBLE */
+	free(o64);
+	char *ll = emit(p, "riscv32", NULL, CG_FILE_LL, &n);
+	assert_non_null(strstr(ll, "!\"target-abi\", !\"ilp32f\""));
+	free(ll);
+	loop_free(p);
+}
+
+/* Const buffers are private constants in .rodata; the weights are there. */
+static void test_const_data_in_rodata(void **state)
+{
+	LProgram *p = dense_relu();
+	/* at -O0, so the tiny weights are not folded into the code */
+	char *s = emit_at(p, "x86-64", NULL, CG_FILE_LL, CG_O0, NULL);
+	assert_non_null(strstr(s, "@m.w = private unnamed_addr constant [128 x i8]"));
+	assert_non_null(strstr(s, "align 16"));
+	assert_non_null(strstr(s, "!invariant.load"));
+	free(s);
+	s = emit_at(p, "thumbv7em", NULL, CG_FILE_ASM, CG_O0, NULL);
+	assert_non_null(strstr(s, ".rodata"));
+	free(s);
+	loop_free(p);
+}
+
+/* ---- flags and messages ---------------------------------------------------- */
+
+static void expect_target_error(const char *march, const char *cpu, const char *mattr, const char *triple,
+                                const char *needle)
+{
+	CgOptions o = {.target = march ? target_find(march) : NULL, .cpu = cpu, .mattr = mattr, .triple = triple};
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(cg_check_target(&o, &d), -1);
+	assert_true(d.n >= 1);
+	if (!strstr(d.msgs[0], needle))
+		fprintf(stderr, "message '%s' lacks '%s'\n", d.msgs[0], needle);
+	assert_non_null(strstr(d.msgs[0], needle));
+	diag_free(&d);
+}
+
+static void test_bad_flags(void **state)
+{
+	assert_null(target_find("arm"));
+	expect_target_error(NULL, NULL, NULL, NULL, "x86-64, aarch64, thumbv7em, thumbv6m, thumbv8m.main, riscv32, riscv64, native");
+	expect_target_error("thumbv7em", "cortex-a72", NULL, NULL, "valid -mcpu values: cortex-m4, cortex-m7");
+	expect_target_error("riscv32", "generic-rv64", NULL, NULL, "generic-rv32");
+	expect_target_error("x86-64", NULL, "avx2", NULL, "+feature or -feature");
+	expect_target_error("x86-64", NULL, "+avx2,", NULL, "+feature or -feature");
+	expect_target_error("x86-64", NULL, NULL, "aarch64-linux-gnu", "does not match -march=x86-64");
+	CgOptions o = {.target = target_find("x86-64"), .cpu = "skylake", .mattr = "+avx2,-avx512f",
+	               .triple = "x86_64-pc-linux-gnu"};
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(cg_check_target(&o, &d), 0);
+	o = (CgOptions){.target = target_find("native")};
+	assert_int_equal(cg_check_target(&o, &d), 0);
+	diag_free(&d);
+
+	char buf[64];
+	target_cpu_names(target_find("x86-64"), buf, sizeof buf);
+	assert_int_equal(strlen(buf), sizeof buf - 1);
+	assert_string_equal(buf + sizeof buf - 4, "...");
+}
+
+static void test_bad_program(void **state)
+{
+	LProgram *p = dense_relu();
+	/* a store into a const buffer */
+	ls_store(p, &p->body, loop_find_buf(p, "w"), le_i32(p, 0), le_float(p, LT_F32, 1.0));
+	CgOptions o = opts("x86-64", CG_FILE_OBJ);
+	char path[512];
+	snprintf(path, sizeof path, "%s/bad.o", tmpdir);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(cg_compile(p, &o, path, &d), -1);
+	assert_non_null(strstr(d.msgs[0], "store to const buffer 'w'"));
+	assert_int_equal(access(path, F_OK), -1); /* nothing written */
+	diag_clear(&d);
+	o.prefix = "9lives";
+	assert_int_equal(cg_compile(p, &o, path, &d), -1);
+	assert_non_null(strstr(d.msgs[0], "C identifier"));
+	diag_free(&d);
+	loop_free(p);
+}
+
+static void test_header(void **state)
+{
+	LProgram *p = dense_relu();
+	CgIoDesc in = {.rank = 2, .shape = {2, 4}};
+	char *h = cg_header_text(p, "fashion", &in, NULL);
+	assert_non_null(h);
+	assert_non_null(strstr(h, "#define FASHION_ARENA_BYTES 32\n"));
+	assert_non_null(strstr(h, "#define FASHION_ARENA_ALIGN 16"));
+	assert_non_null(strstr(h, "#define FASHION_INPUT_SHAPE {2, 4}\n"));
+	assert_non_null(strstr(h, "#define FASHION_INPUT_SIZE 8 "));
+	assert_non_null(strstr(h, "#define FASHION_INPUT_BYTES 32\n"));
+	assert_non_null(strstr(h, "#define FASHION_OUTPUT_RANK 1\n"));
+	assert_non_null(strstr(h, "int fashion_run(const float *input, float *output, void *arena);"));
+	free(h);
+	loop_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dense_runs_O0),
+		cmocka_unit_test(test_dense_runs_O3),
+		cmocka_unit_test(test_dense_runs_Oz),
+		cmocka_unit_test(test_elementwise_runs),
+		cmocka_unit_test(test_every_target_emits),
+		cmocka_unit_test(test_thumb_float_abi),
+		cmocka_unit_test(test_riscv_float_abi_flags),
+		cmocka_unit_test(test_const_data_in_rodata),
+		cmocka_unit_test(test_bad_flags),
+		cmocka_unit_test(test_bad_program),
+		cmocka_unit_test(test_header),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
