@@ -388,7 +388,7 @@ static LStmtList *nest(Lower *L, LStmtList *to, int r, const int64_t *dims, int 
 	}
 	for (int i = 0; i < r2; i++) {
 		Ix iv;
-		to = FOR(L, to, "i", 0, d2[i], &iv);
+		to = FOR(L, to, "ix", 0, d2[i], &iv);
 		for (int k = 0; k < nops; k++)
 			aff_add(&idx[k], iv, s2[k][i]);
 	}
@@ -470,6 +470,15 @@ static LExpr *bnd_lo(Lower *L, const Bnd *b) { return b->vlo >= 0 ? V(L, b->vlo)
 static LExpr *bnd_hi(Lower *L, const Bnd *b) { return b->vhi >= 0 ? V(L, b->vhi) : I(L, b->hi); }
 static LExpr *bnd_psz(Lower *L, const Bnd *b) { return b->vpsz >= 0 ? V(L, b->vpsz) : I(L, b->psz); }
 static int bnd_static(const Bnd *b) { return b->vlo < 0 && b->vhi < 0; }
+/* hi - lo, folded where one side is constant 0 */
+static LExpr *bnd_len(Lower *L, const Bnd *b)
+{
+	if (bnd_static(b))
+		return I(L, b->hi - b->lo);
+	if (b->vlo < 0 && b->lo == 0)
+		return bnd_hi(L, b);
+	return BIN(L, LO_SUB, bnd_hi(L, b), bnd_lo(L, b));
+}
 
 static LStmtList *tap_loop(Lower *L, LStmtList *to, const char *name, const Bnd *b, Ix *k)
 {
@@ -687,10 +696,15 @@ static void pool_pix(Lower *L, LStmtList *to, const Pix *c, Ix oh, Ix ow, const 
 		if (interior) {
 			val = BIN(L, LO_DIV, val, F(L, LT_F32, (double)(c->KH * c->KW)));
 		} else if (c->include_pad) {
-			val = BIN(L, LO_DIV, val, CAST(L, LT_F32, BIN(L, LO_MUL, bnd_psz(L, bh), bnd_psz(L, bw))));
+			if (bh->vpsz < 0 && bw->vpsz < 0)
+				val = BIN(L, LO_DIV, val, F(L, LT_F32, (double)(bh->psz * bw->psz)));
+			else
+				val = BIN(L, LO_DIV, val, CAST(L, LT_F32, BIN(L, LO_MUL, bnd_psz(L, bh), bnd_psz(L, bw))));
+		} else if (bnd_static(bh) && bnd_static(bw)) {
+			int64_t cnt = (bh->hi - bh->lo) * (bw->hi - bw->lo);
+			val = cnt > 0 ? BIN(L, LO_DIV, val, F(L, LT_F32, (double)cnt)) : F(L, LT_F32, 0.0);
 		} else {
-			LExpr *cnt = BIN(L, LO_MUL, BIN(L, LO_SUB, bnd_hi(L, bh), bnd_lo(L, bh)),
-			                 BIN(L, LO_SUB, bnd_hi(L, bw), bnd_lo(L, bw)));
+			LExpr *cnt = BIN(L, LO_MUL, bnd_len(L, bh), bnd_len(L, bw));
 			int cv = let(L, to, "cnt", cnt);
 			/* a window with no tap inside gives 0 (as eval_pool) */
 			val = SEL(L, BIN(L, LO_LE, V(L, cv), I(L, 0)), F(L, LT_F32, 0.0),
@@ -767,13 +781,13 @@ static void ad_bounds(Lower *L, LStmtList *to, Ix o, int64_t in, int64_t out, Bn
 			r->lo = (o.c * in) / out;
 			r->hi = ((o.c + 1) * in + out - 1) / out;
 		} else { /* lo = o·q, hi = lo + q: kept as variables for the tap loop */
-			r->vlo = let(L, to, "a0", le_mul_k(L->p, IX(L, o), q));
-			r->vhi = let(L, to, "a1", le_add(L->p, le_mul_k(L->p, IX(L, o), q), I(L, q)));
+			r->vlo = let(L, to, "alo", le_mul_k(L->p, IX(L, o), q));
+			r->vhi = let(L, to, "ahi", le_add(L->p, le_mul_k(L->p, IX(L, o), q), I(L, q)));
 		}
 		return;
 	}
-	r->vlo = let(L, to, "a0", BIN(L, LO_DIV, le_mul_k(L->p, IX(L, o), in), I(L, out)));
-	r->vhi = let(L, to, "a1", BIN(L, LO_DIV, le_add(L->p, le_mul_k(L->p, IX(L, o), in), I(L, in + out - 1)),
+	r->vlo = let(L, to, "alo", BIN(L, LO_DIV, le_mul_k(L->p, IX(L, o), in), I(L, out)));
+	r->vhi = let(L, to, "ahi", BIN(L, LO_DIV, le_add(L->p, le_mul_k(L->p, IX(L, o), in), I(L, in + out - 1)),
 	                              I(L, out)));
 }
 
@@ -1221,6 +1235,23 @@ static LExpr *binary_val(Lower *L, LStmtList *to, OpKind op, LType t, int a, int
 	return SEL(L, fix, BIN(L, LO_ADD, V(L, m), V(L, b)), V(L, m));
 }
 
+/* A one-element constant operand is inlined as a literal (normalisation
+ * constants and the like), anything else is loaded. */
+static int is_scalar(Lower *L, int t, LType lt)
+{
+	const Tensor *T = &L->b->tensors[t];
+	return T->data && tensor_numel(T) == 1 && ltype_of_dtype(T->dtype) == lt;
+}
+
+static LExpr *scalar_or_load(Lower *L, int t, LType lt, int buf, const Aff *idx)
+{
+	const Tensor *T = &L->b->tensors[t];
+	if (is_scalar(L, t, lt))
+		return ltype_is_float(lt) ? F(L, lt, dtype_get(T->dtype, T->data, 0))
+		                          : le_int(L->p, lt, dtype_get_i64(T->dtype, T->data, 0));
+	return LD(L, buf, AFF(L, idx));
+}
+
 static int lower_binary(Lower *L, const Node *n, LStmtList *to)
 {
 	const Block *b = L->b;
@@ -1230,8 +1261,10 @@ static int lower_binary(Lower *L, const Node *n, LStmtList *to)
 		lerr(L, "output '%s' has a datatype the loop IR cannot compute in", y->name);
 		return -1;
 	}
-	int ab = buf_of(L, n->in[0], 0), bb = n->n_in > 1 ? buf_of(L, n->in[1], 0) : -1, yb = out_of(L, n);
-	if (ab < 0 || yb < 0 || (n->n_in > 1 && bb < 0))
+	int ab = is_scalar(L, n->in[0], t) ? -2 : buf_of(L, n->in[0], 0);
+	int bb = n->n_in < 2 ? -2 : is_scalar(L, n->in[1], t) ? -2 : buf_of(L, n->in[1], 0);
+	int yb = out_of(L, n);
+	if (ab == -1 || bb == -1 || yb < 0)
 		return -1;
 	int r = y->rank;
 	int64_t st[NOPS][NNL_MAX_RANK];
@@ -1243,12 +1276,12 @@ static int lower_binary(Lower *L, const Node *n, LStmtList *to)
 	LStmtList *l = nest(L, to, r, y->shape, n->n_in + 1, st, idx);
 	if (l == &L->sink)
 		return 0;
-	int va = let(L, l, "a", LD(L, ab, AFF(L, &idx[1])));
+	int va = let(L, l, "a", scalar_or_load(L, n->in[0], t, ab, &idx[1]));
 	LExpr *e;
 	if (n->n_in == 1) {
 		e = pow_scalar(L, t, va, node_attr(n, "exponent")->f);
 	} else {
-		int vb = let(L, l, "b", LD(L, bb, AFF(L, &idx[2])));
+		int vb = let(L, l, "b", scalar_or_load(L, n->in[1], t, bb, &idx[2]));
 		e = binary_val(L, l, n->op, t, va, vb);
 	}
 	store(L, l, yb, AFF(L, &idx[0]), e);
@@ -1294,8 +1327,8 @@ static int lower_matmul(Lower *L, const Node *n, LStmtList *to)
 	Aff base[3] = {aff(0), aff(0), aff(0)};
 	LStmtList *l = nest(L, to, rb, batch, 3, st, base);
 	Ix i, j, k;
-	l = FOR(L, l, "i", 0, M, &i);
-	l = FOR(L, l, "j", 0, N, &j);
+	l = FOR(L, l, "mi", 0, M, &i);
+	l = FOR(L, l, "nj", 0, N, &j);
 	if (l == &L->sink)
 		return 0;
 	LType at = ltype_is_float(t) ? LT_F64 : t;
@@ -1325,7 +1358,7 @@ static int lower_matmul(Lower *L, const Node *n, LStmtList *to)
 static void copy_nest(Lower *L, LStmtList *to, int xb, int yb, int64_t ne)
 {
 	Ix i;
-	LStmtList *l = FOR(L, to, "i", 0, ne, &i);
+	LStmtList *l = FOR(L, to, "ix", 0, ne, &i);
 	if (l != &L->sink)
 		store(L, l, yb, IX(L, i), LD(L, xb, IX(L, i)));
 }
@@ -1435,7 +1468,7 @@ static int lower_pad(Lower *L, const Node *n, LStmtList *to)
 			any |= bg[i] > 0 || en[i] > 0;
 		if (any) {
 			Ix i;
-			LStmtList *l = FOR(L, to, "i", 0, tensor_numel(y), &i);
+			LStmtList *l = FOR(L, to, "ix", 0, tensor_numel(y), &i);
 			if (l != &L->sink)
 				store(L, l, yb, IX(L, i), fill);
 		}
@@ -1463,7 +1496,7 @@ static int lower_pad(Lower *L, const Node *n, LStmtList *to)
 	int srcv[NNL_MAX_RANK];
 	Ix ivs[NNL_MAX_RANK];
 	for (int i = 0; i < r; i++) {
-		l = FOR(L, l, "i", 0, y->shape[i], &ivs[i]);
+		l = FOR(L, l, "ix", 0, y->shape[i], &ivs[i]);
 		aff_add(&yi, ivs[i], ost[i]);
 		srcv[i] = -1;
 		if (bg[i] == 0 && en[i] == 0)
