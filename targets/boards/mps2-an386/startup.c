@@ -28,6 +28,7 @@ extern void __libc_init_array(void);
 extern int main(int argc, char **argv);
 
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
+#define SCB_ICSR (*(volatile uint32_t *)0xE000ED04u)
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
@@ -108,13 +109,24 @@ __attribute__((section(".isr_vector"), used)) static const vector_t vectors[16 +
 	Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler,
 };
 
+/* Start from a clean state: the write to CVR makes the counter reload on the
+ * next tick, and until then CVR reads 0 (which would look like a full period
+ * elapsed). So, with interrupts masked, wait for the reload, then clear
+ * COUNTFLAG, any pending SysTick interrupt and the wrap count. */
 void board_counter_init(void)
 {
+	uint32_t primask;
+	__asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
 	SYST_CSR = 0;
 	SYST_RVR = 0xFFFFFFu;
-	SYST_CVR = 0; /* clears COUNTFLAG; reloads on the next tick */
-	systick_wraps = 0;
+	SYST_CVR = 0;
 	SYST_CSR = 7; /* ENABLE | TICKINT | CLKSOURCE=processor */
+	while (SYST_CVR == 0)
+		;
+	(void)SYST_CSR;
+	SCB_ICSR = 1u << 25; /* PENDSTCLR */
+	systick_wraps = 0;
+	__asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
 }
 
 /* Exact tick count: with interrupts masked, read the wrap count and the
