@@ -37,9 +37,9 @@ LProgram *lower_model(const Model *m, Diag *d);
  *   int PREFIX_run(const IN_T *input, OUT_T *output, void *arena);
  * returns NNL_OK, NNL_ERR_NULL (input, output or — when the arena is not
  * empty — arena is NULL) or NNL_ERR_ALIGN (arena not aligned to
- * cg_arena_align); the codes are runtime/nnl_runtime.h's. input, output and arena must not overlap. Const buffers
- * are private constant globals (.rodata); nothing else is global, so the
- * function is re-entrant. */
+ * cg_arena_align); the codes are runtime/nnl_runtime.h's. input, output
+ * and arena must not overlap. Const buffers are private constant globals
+ * (.rodata); nothing else is global, so the function is re-entrant. */
 
 #include "targets.h"
 
@@ -65,6 +65,12 @@ typedef struct CgOptions {
 	int print_codegen;     /* --print-after=codegen: LLVM IR before optimization, to stdout */
 	int print_opt;         /* --print-after=optimize: LLVM IR after optimization, to stdout */
 } CgOptions;
+
+/* The table row of the machine running the compiler (by LLVM's default
+ * triple), or the native row if the table has none for it. */
+const Target *cg_host_target(void);
+/* "LLVM 19.1.7" into buf; returns buf. */
+const char *cg_llvm_version(char *buf, int size);
 
 /* Check the target, cpu, features and triple of o (before loading a model, so
  * a bad flag is reported at once): 0, or -1 with a message that lists what

@@ -73,7 +73,7 @@ static const LBuf *find_kind(const LProgram *p, LBufKind k)
 	return NULL;
 }
 
-static void io_section(Buf *b, const char *up, const char *what, const LBuf *buf, const CgIoDesc *io)
+static void io_section(Buf *b, const char *up, const char *prefix, const char *what, const LBuf *buf, const CgIoDesc *io)
 {
 	int bits = ltype_bits(buf->type);
 	int64_t esize = bits < 8 ? 1 : bits / 8;
@@ -92,7 +92,7 @@ static void io_section(Buf *b, const char *up, const char *what, const LBuf *buf
 	put(b, "}\n");
 	put(b, "#define %s_%s_SIZE %lld /* elements */\n", up, w, (long long)buf->numel);
 	put(b, "#define %s_%s_BYTES %lld\n", up, w, (long long)(buf->numel * esize));
-	put(b, "typedef %s %s_%s_t;\n\n", c_type(buf->type), up, what[0] == 'i' ? "input" : "output");
+	put(b, "typedef %s %s_%s_t;\n\n", c_type(buf->type), prefix, what[0] == 'i' ? "input" : "output");
 }
 
 char *cg_header_text(const LProgram *p, const char *prefix, const CgIoDesc *in, const CgIoDesc *out)
@@ -127,13 +127,13 @@ char *cg_header_text(const LProgram *p, const char *prefix, const CgIoDesc *in, 
 	        " * output and arena must not overlap. The weights (%lld bytes) are\n"
 	        " * constant data in the object (.rodata: flash on a microcontroller).\n"
 	        " */\n",
-	    up, up, up, up, up, up, up, prefix, (long long)consts);
+	    prefix, up, prefix, up, up, up, up, prefix, (long long)consts);
 	put(&b, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n", up, up);
 	put(&b, "/* Scratch memory for activations, planned at compile time. */\n");
 	put(&b, "#define %s_ARENA_BYTES %lld\n", up, (long long)p->arena_bytes);
 	put(&b, "#define %s_ARENA_ALIGN %d /* required alignment of the arena, bytes */\n\n", up, cg_arena_align(p));
-	io_section(&b, up, "input", ib, in);
-	io_section(&b, up, "output", ob, out);
+	io_section(&b, up, prefix, "input", ib, in);
+	io_section(&b, up, prefix, "output", ob, out);
 	put(&b, "/* Status codes (the values of NNL_OK, NNL_ERR_NULL, NNL_ERR_ALIGN in\n"
 	        " * runtime/nnl_runtime.h). */\n");
 	put(&b, "#define %s_OK 0        /* success: output written */\n", up);

@@ -230,3 +230,19 @@ int cg_check_target(const CgOptions *o, Diag *d)
 	cg_target_spec_free(&ts);
 	return 0;
 }
+
+const Target *cg_host_target(void)
+{
+	char *host = LLVMGetDefaultTargetTriple();
+	const Target *t = target_host(host);
+	LLVMDisposeMessage(host);
+	return t ? t : target_find("native");
+}
+
+const char *cg_llvm_version(char *buf, int size)
+{
+	unsigned major, minor, patch;
+	LLVMGetVersion(&major, &minor, &patch);
+	snprintf(buf, (size_t)size, "LLVM %u.%u.%u", major, minor, patch);
+	return buf;
+}

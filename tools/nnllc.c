@@ -1,0 +1,282 @@
+/* nnllc — the model compiler, llc-style:
+ *   nnllc model.json -march=thumbv7em -mcpu=cortex-m4 -filetype=obj -o model.o
+ * writes model.o and model.h beside it. The pipeline, top to bottom:
+ *   flags → target check → json_load_model → lower_model → loop_verify
+ *   → cg_compile (LLVM) → cg_write_header.
+ * Only this file prints and exits; everything below returns a status with
+ * messages in a Diag. Exit status: 0 success, 1 error, 2 bad command line.
+ *
+ * Defaults (and why):
+ *   -march  the table's row for the host's architecture (x86-64 here), with
+ *           that row's portable default cpu — like llc, which targets the
+ *           host triple with a generic cpu, so the output is the same on
+ *           every build machine. -march=native opts into the host's cpu and
+ *           features.
+ *   -O3     llc's default is -O2; models are small, hot loops where the
+ *           extra unrolling and vectorization of O3 pay, and compile time
+ *           is not a concern.
+ *   -o      the model file's name with .json replaced by .o/.s/.ll/.bc, in
+ *           the model's folder (llc's rule); the header is OUT with .h.
+ *   -name   the output's base name made a C identifier ("model" for model.o).
+ */
+#include "codegen.h"
+#include "frontend.h"
+#include "loop.h"
+#include "targets.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NNLLC_VERSION "0.1.0"
+
+
+static void usage(FILE *f)
+{
+	char names[512];
+	fprintf(f,
+	        "usage: nnllc MODEL.json [options]\n"
+	        "Compile a model (model.json + weights) to an object file, assembly or LLVM IR,\n"
+	        "and write PREFIX.h beside it.\n\n"
+	        "  -march=ARCH        target: %s (default: the host's, %s)\n"
+	        "  -mcpu=CPU          processor (default: the target's); -mcpu=help lists them\n"
+	        "  -mattr=+a,-b       extra target features\n"
+	        "  -mtriple=TRIPLE    override the target triple (same architecture as -march)\n"
+	        "  -O0 -O1 -O2 -O3 -Os -Oz   optimization level (default -O3)\n"
+	        "  -filetype=obj|asm  output an object file (default) or assembly\n"
+	        "  -emit-llvm         output LLVM IR: .ll for asm or a .ll output name, .bc for obj or .bc\n"
+	        "  -name=PREFIX       symbol prefix: PREFIX_run, PREFIX.h macros (default: from the output name)\n"
+	        "  -o FILE            output file ('-': stdout, no header written)\n"
+	        "  -fp-reassoc        allow reassociating float sums (vectorized reductions; results\n"
+	        "                     change in the last bits)\n"
+	        "  -fp-contract       allow fusing a*b+c into one multiply-add\n"
+	        "  --print-after=P    print the program after pass P to stdout: lower (loop IR),\n"
+	        "                     codegen (LLVM IR), optimize (optimized LLVM IR); repeatable\n"
+	        "  --help, --version\n",
+	        target_names(names, sizeof names), cg_host_target()->name);
+}
+
+static int starts(const char *s, const char *prefix, const char **rest)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(s, prefix, n) != 0)
+		return 0;
+	*rest = s + n;
+	return 1;
+}
+
+/* path with its extension (after the last '/') replaced by ext; malloc'd. */
+static char *replace_ext(const char *path, const char *ext)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(slash ? slash : path, '.');
+	size_t n = dot && dot != (slash ? slash + 1 : path) ? (size_t)(dot - path) : strlen(path);
+	char *r = malloc(n + strlen(ext) + 1);
+	if (!r)
+		return NULL;
+	memcpy(r, path, n);
+	strcpy(r + n, ext);
+	return r;
+}
+
+static const char *ext_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(slash ? slash : path, '.');
+	return dot ? dot : "";
+}
+
+/* The output's base name without extension, made a C identifier. */
+static char *prefix_from(const char *out)
+{
+	const char *slash = strrchr(out, '/');
+	const char *base = slash ? slash + 1 : out;
+	const char *dot = strchr(base, '.');
+	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	char *r = malloc(n + 2);
+	if (!r)
+		return NULL;
+	size_t k = 0;
+	if (n == 0 || (base[0] >= '0' && base[0] <= '9'))
+		r[k++] = '_';
+	for (size_t i = 0; i < n; i++) {
+		char c = base[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+		r[k++] = ok ? c : '_';
+	}
+	r[k] = 0;
+	return r;
+}
+
+static int fail_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "nnllc: error: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(nnllc --help lists the options)\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *model = NULL, *out = NULL, *march = NULL, *filetype = "obj", *name = NULL;
+	int emit_llvm = 0, print_lower = 0, mcpu_help = 0;
+	CgOptions o = {.opt = CG_O3};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		if (a[0] == '-' && a[1] == '-' && a[2])
+			a++; /* --flag and -flag are the same, as in llc */
+		if (a[0] != '-' || (a[0] == '-' && a[1] == 0)) {
+			if (model)
+				return fail_usage("more than one model file ('%s')", argv[i]);
+			model = argv[i];
+		} else if (!strcmp(a, "-help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "-version")) {
+			char v2[64];
+			printf("nnllc %s (%s)\n", NNLLC_VERSION, cg_llvm_version(v2, sizeof v2));
+			return 0;
+		} else if (starts(a, "-march=", &v)) {
+			march = v;
+		} else if (starts(a, "-mcpu=", &v)) {
+			if (!strcmp(v, "help"))
+				mcpu_help = 1;
+			else
+				o.cpu = v;
+		} else if (starts(a, "-mattr=", &v)) {
+			o.mattr = v;
+		} else if (starts(a, "-mtriple=", &v)) {
+			o.triple = v;
+		} else if (!strcmp(a, "-O0") || !strcmp(a, "-O1") || !strcmp(a, "-O2") || !strcmp(a, "-O3")) {
+			o.opt = (CgOptLevel)(a[2] - '0');
+		} else if (!strcmp(a, "-Os")) {
+			o.opt = CG_Os;
+		} else if (!strcmp(a, "-Oz")) {
+			o.opt = CG_Oz;
+		} else if (starts(a, "-filetype=", &v)) {
+			if (strcmp(v, "obj") && strcmp(v, "asm"))
+				return fail_usage("-filetype=%s: expected obj or asm", v);
+			filetype = v;
+		} else if (!strcmp(a, "-emit-llvm")) {
+			emit_llvm = 1;
+		} else if (starts(a, "-name=", &v)) {
+			name = v;
+		} else if (!strcmp(a, "-o")) {
+			if (++i >= argc)
+				return fail_usage("%s needs a file name", "-o");
+			out = argv[i];
+		} else if (starts(a, "-o=", &v) || (starts(a, "-o", &v) && *v)) {
+			out = v;
+		} else if (!strcmp(a, "-fp-reassoc")) {
+			o.fp_reassoc = 1;
+		} else if (!strcmp(a, "-fp-contract")) {
+			o.fp_contract = 1;
+		} else if (starts(a, "-print-after=", &v)) {
+			if (!strcmp(v, "lower"))
+				print_lower = 1;
+			else if (!strcmp(v, "codegen"))
+				o.print_codegen = 1;
+			else if (!strcmp(v, "optimize"))
+				o.print_opt = 1;
+			else
+				return fail_usage("--print-after=%s: unknown pass; valid: lower, codegen, optimize", v);
+		} else {
+			return fail_usage("unknown option '%s'", argv[i]);
+		}
+	}
+
+	/* the target first: a bad flag is reported before any file is read */
+	char list[4096];
+	o.target = march ? target_find(march) : NULL;
+	if (march && !o.target) {
+		fprintf(stderr, "nnllc: error: unknown -march=%s; valid: %s\n", march, target_names(list, sizeof list));
+		return 2;
+	}
+	if (!o.target && o.triple) {
+		o.target = target_for_triple(o.triple);
+		if (!o.target) {
+			fprintf(stderr, "nnllc: error: -mtriple=%s: no target for this architecture; valid -march: %s\n", o.triple,
+			        target_names(list, sizeof list));
+			return 2;
+		}
+	}
+	if (!o.target)
+		o.target = cg_host_target();
+	if (mcpu_help) {
+		const Target *t = o.target->is_native ? cg_host_target() : o.target;
+		printf("valid -mcpu values for -march=%s (default %s):\n%s\n", o.target->name,
+		       o.target->is_native ? "the host's" : t->cpu, t->cpus ? target_cpu_names(t, list, sizeof list) : "");
+		return 0;
+	}
+	Diag d;
+	diag_init(&d);
+	if (cg_check_target(&o, &d) < 0) {
+		diag_print(&d, "nnllc");
+		diag_free(&d);
+		return 2;
+	}
+	if (!model) {
+		usage(stderr);
+		return 2;
+	}
+
+	if (emit_llvm) {
+		const char *e = out ? ext_of(out) : "";
+		o.filetype = !strcmp(e, ".ll") ? CG_FILE_LL : !strcmp(e, ".bc") ? CG_FILE_BC
+		           : !strcmp(filetype, "asm") ? CG_FILE_LL : CG_FILE_BC;
+	} else {
+		o.filetype = !strcmp(filetype, "asm") ? CG_FILE_ASM : CG_FILE_OBJ;
+	}
+	static const char *const exts[] = {[CG_FILE_OBJ] = ".o", [CG_FILE_ASM] = ".s", [CG_FILE_LL] = ".ll",
+	                                   [CG_FILE_BC] = ".bc"};
+	char *out_alloc = NULL, *prefix_alloc = NULL, *header = NULL;
+	int rc = 1;
+	LProgram *p = NULL;
+	Model *m = NULL;
+	if (!out)
+		out = out_alloc = replace_ext(model, exts[o.filetype]);
+	o.prefix = name ? name : (prefix_alloc = prefix_from(strcmp(out ? out : "-", "-") ? out : model));
+	if (!out || !o.prefix) {
+		fprintf(stderr, "nnllc: error: out of memory\n");
+		goto done;
+	}
+
+	m = json_load_model(model, &d);
+	if (!m)
+		goto done;
+	p = lower_model(m, &d);
+	if (!p)
+		goto done;
+	if (print_lower) {
+		char *s = loop_print(p);
+		if (s)
+			fputs(s, stdout);
+		free(s);
+		fflush(stdout);
+	}
+	if (loop_verify(p, &d) < 0) {
+		diag_add(&d, "internal error: lowering '%s' gave loop IR that does not verify (messages above)", model);
+		goto done;
+	}
+	if (cg_compile(p, &o, out, &d) < 0)
+		goto done;
+	if (strcmp(out, "-") != 0) {
+		CgIoDesc in = {.rank = m->in_rank}, ou = {.rank = m->out_rank};
+		memcpy(in.shape, m->in_shape, sizeof in.shape);
+		memcpy(ou.shape, m->out_shape, sizeof ou.shape);
+		header = replace_ext(out, ".h");
+		if (!header || cg_write_header(p, o.prefix, &in, &ou, header, &d) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	if (rc)
+		diag_print(&d, "nnllc");
+	diag_free(&d);
+	loop_free(p);
+	model_free(m);
+	free(out_alloc);
+	free(prefix_alloc);
+	free(header);
+	return rc;
+}
