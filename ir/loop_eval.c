@@ -10,6 +10,7 @@
  * access is bounds-checked. Runtime errors (index out of range, integer
  * division by zero, shift out of range, a non-saturating float->int cast out
  * of range) add a message naming the statement and unwind with longjmp.
+ * Both arms of a select are evaluated, so a select cannot guard a fault.
  * Nothing is allocated per op: variables live in one array indexed by
  * variable number.
  */
@@ -365,8 +366,13 @@ static Val ev(E *c, const LExpr *e)
 	}
 	case LE_CAST:
 		return cast(c, e, ev(c, e->a));
-	case LE_SELECT:
-		return ev(c, e->a).i ? ev(c, e->b) : ev(c, e->c);
+	case LE_SELECT: {
+		/* both arms, as compiled code does (select is not a branch): an arm
+		 * that would fault must be guarded by an if, not a select */
+		int64_t cond = ev(c, e->a).i;
+		Val a = ev(c, e->b), b = ev(c, e->c);
+		return cond ? a : b;
+	}
 	}
 	r.i = 0;
 	return r;

@@ -580,6 +580,19 @@ static void test_eval_errors(void **state)
 	           x, y, "loop_eval: shift (Pad) (body[0]): load from 'x' at index 4, expected 0..3");
 	eval_fails("program p\nbuffer y: output f32[4] align 16\nfor i in 0..5 {\n  store y[i] = 0:f32\n}\n", x, y,
 	           "body[0]: store to 'y' at index 4, expected 0..3");
+	/* select evaluates both arms: it cannot guard a fault */
+	eval_fails("program p\nbuffer y: output i32[1] align 16\nlet z: i32 = 0\n"
+	           "store y[0] = select(eq(z, 0), 0, div(1, z))\n", NULL, y, "integer division by zero");
+	/* an unplanned program (no offsets, no arena size) runs with its own layout */
+	LProgram *u = parse_ok("program u\nbuffer a: arena f32[3] align 16\nbuffer b: arena i8[5] align 1\n"
+	                       "buffer y: output f32[3] align 16\n"
+	                       "for i in 0..3 {\n  store a[i] = cast<f32>(i)\n  store b[i] = -1:i8\n}\n"
+	                       "for j in 0..3 {\n  store y[j] = add(load a[j], cast<f32>(load b[j]))\n}\n");
+	verify_ok(u);
+	float uy[3];
+	eval_ok(u, NULL, uy);
+	assert_true(uy[0] == -1.0f && uy[1] == 0.0f && uy[2] == 1.0f);
+	loop_free(u);
 	/* an invalid program is not run */
 	LProgram *p = parse_ok("program p\nbuffer y: output f32[4] align 16\nstore y[0] = 1\n");
 	Diag d;
