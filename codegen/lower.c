@@ -98,7 +98,7 @@ static void lerr(Lower *L, const char *fmt, const char *a)
 
 static LExpr *I(Lower *L, int64_t v) { return le_i32(L->p, v); }
 static LExpr *F(Lower *L, LType t, double v) { return le_float(L->p, t, v); }
-static LExpr *V(Lower *L, int v) { return le_var(L->p, v); }
+static LExpr *V(Lower *L, int v) { return v < 0 ? NULL : le_var(L->p, v); }
 static LExpr *BIN(Lower *L, LBinOp op, LExpr *a, LExpr *b) { return le_bin(L->p, op, a, b); }
 static LExpr *UN(Lower *L, LUnOp op, LExpr *a) { return le_un(L->p, op, a); }
 static LExpr *SEL(Lower *L, LExpr *c, LExpr *a, LExpr *b) { return le_select(L->p, c, a, b); }
@@ -120,7 +120,7 @@ static int newvar(Lower *L, const char *prefix, LType t, int is_loop)
 	int v = loop_new_var(L->p, prefix, t, is_loop);
 	if (v < 0)
 		L->oom = 1;
-	return v < 0 ? 0 : v;
+	return v;
 }
 
 /* let tmp: type(e) = e; returns the variable. */
@@ -131,11 +131,12 @@ static int let(Lower *L, LStmtList *to, const char *prefix, LExpr *e)
 		return 0;
 	}
 	int v = newvar(L, prefix, e->type, 0);
-	chk(L, ls_let(L->p, to, v, e));
+	if (v >= 0)
+		chk(L, ls_let(L->p, to, v, e));
 	return v;
 }
 
-static void set(Lower *L, LStmtList *to, int v, LExpr *e) { chk(L, ls_set(L->p, to, v, e)); }
+static void set(Lower *L, LStmtList *to, int v, LExpr *e) { chk(L, v < 0 ? NULL : ls_set(L->p, to, v, e)); }
 static void store(Lower *L, LStmtList *to, int buf, LExpr *idx, LExpr *val) { chk(L, ls_store(L->p, to, buf, idx, val)); }
 
 /* An index: a loop variable, or a constant where a loop of one iteration was
@@ -158,7 +159,7 @@ static LStmtList *FOR(Lower *L, LStmtList *to, const char *name, int64_t lo, int
 	if (hi - lo == 1)
 		return to;
 	int v = newvar(L, name, LT_I32, 1);
-	LStmt *s = ls_for(L->p, to, v, I(L, lo), I(L, hi), 1);
+	LStmt *s = v < 0 ? NULL : ls_for(L->p, to, v, I(L, lo), I(L, hi), 1);
 	if (!s) {
 		L->oom = 1;
 		return &L->sink;
@@ -172,11 +173,12 @@ static LStmtList *FOR(Lower *L, LStmtList *to, const char *name, int64_t lo, int
 static LStmtList *FORE(Lower *L, LStmtList *to, const char *name, LExpr *lo, LExpr *hi, Ix *iv)
 {
 	int v = newvar(L, name, LT_I32, 1);
-	LStmt *s = ls_for(L->p, to, v, lo, hi, 1);
+	LStmt *s = v < 0 ? NULL : ls_for(L->p, to, v, lo, hi, 1);
 	iv->var = v;
 	iv->c = 0;
 	if (!s) {
 		L->oom = 1;
+		iv->var = -1;
 		return &L->sink;
 	}
 	return &s->body;
@@ -326,6 +328,7 @@ static int const_f32(Lower *L, const char *tname, const char *suffix, float *v, 
 	}
 	L->p->bufs[bi].data = v;
 	L->p->bufs[bi].origin = nnl_strdup(tname);
+	chk(L, L->p->bufs[bi].origin);
 	return bi;
 }
 
@@ -1680,6 +1683,8 @@ LProgram *lower_model(const Model *m, Diag *d)
 		L->tb = nnl_malloc((size_t)b->n_tensors * sizeof *L->tb);
 		L->tbf = nnl_malloc((size_t)b->n_tensors * sizeof *L->tbf);
 		if (!L->tb || !L->tbf) {
+			free(L->tb);
+			free(L->tbf);
 			L->oom = 1;
 			break;
 		}
