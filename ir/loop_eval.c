@@ -389,6 +389,8 @@ static void exec(E *c, const LStmt *s)
 		for (int64_t i = lo; i < hi; i += s->step) {
 			v->i = i;
 			exec_list(c, &s->body);
+			if (s->step >= hi - i) /* the next i is past hi (and i + step might overflow) */
+				break;
 		}
 		return;
 	}
@@ -439,6 +441,10 @@ int loop_eval(const LProgram *p, const void *input, void *output, Diag *d)
 {
 	if (loop_verify(p, d) < 0)
 		return -1;
+	if (p->arena_bytes > NNL_MAX_ELEMENTS) {
+		diag_add(d, "loop_eval: arena of %" PRId64 " bytes, expected at most 2^40", p->arena_bytes);
+		return -1;
+	}
 	int planned = p->arena_bytes > 0;
 	int64_t arena = p->arena_bytes, in_off = 0, out_off = 0;
 	/* Unplanned programs (no offsets yet): give each arena buffer its own

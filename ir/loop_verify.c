@@ -398,7 +398,7 @@ static void buffers(V *v)
 			err(v, "buffer '%s': %" PRId64 " elements, expected 1..2^31-1 (indices are i32)", n, b->numel);
 		if (b->align < 1 || (b->align & (b->align - 1)))
 			err(v, "buffer '%s': align %d, expected a power of two", n, b->align);
-		if (b->kind != LB_ARENA || !planned || b->numel < 1 || b->align < 1)
+		if (b->kind != LB_ARENA || !planned || b->numel < 1 || b->numel > INT32_MAX || b->align < 1)
 			continue;
 		int64_t bytes = b->numel * ((ltype_bits(b->type) + 7) / 8);
 		if (b->offset < 0)

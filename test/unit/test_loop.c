@@ -593,6 +593,14 @@ static void test_eval_errors(void **state)
 	eval_ok(u, NULL, uy);
 	assert_true(uy[0] == -1.0f && uy[1] == 0.0f && uy[2] == 1.0f);
 	loop_free(u);
+	/* a step that would overflow the loop counter ends the loop */
+	LProgram *st = parse_ok("program s\nbuffer y: output i32[1] align 16\n"
+	                        "for i in 2147483646..2147483647 step 9223372036854775807 {\n"
+	                        "  store y[0] = add(load y[0], 1)\n}\n");
+	int32_t sy[1] = {0};
+	eval_ok(st, NULL, sy);
+	assert_int_equal(sy[0], 1);
+	loop_free(st);
 	/* an invalid program is not run */
 	LProgram *p = parse_ok("program p\nbuffer y: output f32[4] align 16\nstore y[0] = 1\n");
 	Diag d;
