@@ -130,7 +130,7 @@ int cg_resolve_target(const CgOptions *o, CgTargetSpec *ts, Diag *d)
 		if (!ts->triple)
 			goto oom;
 		row = target_host(ts->triple);
-		if (o->cpu) {
+		if (o->cpu && strcmp(o->cpu, "native") != 0) {
 			if (!row || !target_cpu_valid(row, o->cpu)) {
 				if (row)
 					diag_add(d, "-mcpu=%s is not a %s cpu; valid -mcpu values for this host (%s): native, %s", o->cpu,
@@ -162,13 +162,27 @@ int cg_resolve_target(const CgOptions *o, CgTargetSpec *ts, Diag *d)
 		}
 		ts->triple = take_message(LLVMNormalizeTargetTriple(o->triple ? o->triple : t->triple));
 		const char *cpu = o->cpu ? o->cpu : t->cpu;
-		if (!target_cpu_valid(t, cpu)) {
+		if (!strcmp(cpu, "native")) {
+			/* the host's cpu and features, for a -march of the host's architecture */
+			char *host = LLVMGetDefaultTargetTriple();
+			int same = target_host(host) == t;
+			LLVMDisposeMessage(host);
+			if (!same) {
+				diag_add(d, "-mcpu=native: this machine is not a %s", t->name);
+				goto fail;
+			}
+			ts->cpu = take_message(LLVMGetHostCPUName());
+			char *hf = take_message(LLVMGetHostCPUFeatures());
+			ts->features = hf ? join_features(hf, o->mattr) : NULL;
+			free(hf);
+		} else if (!target_cpu_valid(t, cpu)) {
 			diag_add(d, "-mcpu=%s is not a %s cpu; valid -mcpu values: %s", cpu, t->name,
 			         target_cpu_names(t, list, sizeof list));
 			goto fail;
+		} else {
+			ts->cpu = nnl_strdup(cpu);
+			ts->features = join_features(t->features, o->mattr);
 		}
-		ts->cpu = nnl_strdup(cpu);
-		ts->features = join_features(t->features, o->mattr);
 		ts->abi = t->abi;
 		ts->hosted = t->hosted;
 		ts->row = t;

@@ -521,6 +521,13 @@ static void test_bad_flags(void **state)
 	assert_int_equal(cg_check_target(&o, &d), 0);
 	o = (CgOptions){.target = target_find("native")};
 	assert_int_equal(cg_check_target(&o, &d), 0);
+	o.cpu = "native";
+	assert_int_equal(cg_check_target(&o, &d), 0);
+	o = (CgOptions){.target = cg_host_target(), .cpu = "native"};
+	assert_int_equal(cg_check_target(&o, &d), 0);
+	o.target = target_find(strcmp(cg_host_target()->name, "aarch64") ? "aarch64" : "x86-64");
+	assert_int_equal(cg_check_target(&o, &d), -1);
+	assert_non_null(strstr(d.msgs[0], "-mcpu=native: this machine is not a"));
 	diag_free(&d);
 
 	char buf[64];
