@@ -20,17 +20,19 @@
  * Expressions are typed; operands of a binary op share one type, so every
  * conversion is an explicit cast (saturating or not).
  *
- * Text form (printed by loop_print, read back by loop_parse):
+ * Text form (printed by loop_print, read back by loop_parse; grammar and
+ * rules in docs/loop-ir.md):
  *   program fashioncnn
- *   buffer w0: const f32[144] align 16    # data: weights/features.0.weight.bin
- *   buffer t0: arena f32[12544] @ 0 align 16
- *   buffer x: input f32[784]
- *   buffer y: output f32[10]
+ *   arena 172032
+ *   buffer features.0.weight: const f32[144] align 16  # weights/features.0.weight.bin
+ *   buffer features_0: arena f32[12544] @ 0 align 16
+ *   buffer input: input f32[784] align 16
+ *   buffer output: output f32[10] align 16
  *   # features.0 (Conv2d)
  *   for i0 in 0..16 {
- *     let acc: f32 = load b0[i0]
- *     set acc = add(acc, mul(load w0[...], load x[...]))
- *     store t0[add(mul(i0, 784), i1)] = max(acc, 0.0f)
+ *     let acc: f32 = 0:f32
+ *     set acc = add(acc, mul(load w0[add(mul(i0, 9), i1)], load input[i1]))
+ *     store features_0[i0] = max(acc, 0:f32)
  *   }
  * Constant data is not part of the text; a parsed program's const buffers
  * are zero-filled unless data is bound separately.

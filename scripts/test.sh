@@ -24,13 +24,18 @@ echo "== tests (sanitizers; the PyTorch model bank runs in the release build onl
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$JOBS" -E pytorch_export
 
-echo "== fuzz (libFuzzer on the JSON loader, ${FUZZ_SECONDS:-60} s)"
+echo "== fuzz (libFuzzer: JSON loader and loop-IR parser, ${FUZZ_SECONDS:-60} s each)"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang-19 -DNNL_FUZZ=ON -DNNL_SANITIZE=ON >/dev/null
-ninja -C build-fuzz fuzz_load
-mkdir -p build-fuzz/corpus
-./build-fuzz/bin/fuzz_load -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 \
-  -dict=test/fuzz/json.dict build-fuzz/corpus test/fuzz/corpus 2>build-fuzz/fuzz.log \
-  || { tail -50 build-fuzz/fuzz.log; echo "fuzzer found a failure"; exit 1; }
-grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" build-fuzz/fuzz.log | tail -1
+ninja -C build-fuzz fuzz_load fuzz_loop
+fuzz() { # fuzz NAME SEEDS [extra flags]
+  local name=$1 seeds=$2; shift 2
+  mkdir -p "build-fuzz/corpus-$name"
+  ./build-fuzz/bin/"$name" -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix=build-fuzz/"$name"- "$@" "build-fuzz/corpus-$name" "$seeds" 2>"build-fuzz/$name.log" \
+    || { tail -50 "build-fuzz/$name.log"; echo "$name: the fuzzer found a failure"; exit 1; }
+  echo "$name: $(grep -E '^Done [0-9]+ runs' "build-fuzz/$name.log" | tail -1)"
+}
+fuzz fuzz_load test/fuzz/corpus -dict=test/fuzz/json.dict
+fuzz fuzz_loop test/fuzz/corpus-loop
 
 echo "== all tests passed"
