@@ -8,7 +8,8 @@
  *                              body:      ...; br latch
  *                              latch:     v = v + s; br header
  *                            The increment is nsw when it cannot overflow
- *                            (step 1, or a constant hi <= INT32_MAX - s).
+ *                            (step 1, or a constant hi <= INT32_MAX - s);
+ *                            otherwise an overflowing increment exits.
  *   let v = e / set v = e    a store to v's entry-block alloca
  *   store buf[i] = e         a store, aligned to the element size
  *   if c {..} else {..}      then / else / join blocks
@@ -83,8 +84,19 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 	v = LLVMBuildLoad2(c->b, i32, slot, name);
 	LLVMValueRef step = LLVMConstInt(i32, (unsigned long long)s->step, 0);
 	int nsw = s->step == 1 || (s->hi->kind == LE_CONST && s->hi->ival <= INT32_MAX - s->step);
-	LLVMBuildStore(c->b, nsw ? LLVMBuildNSWAdd(c->b, v, step, "") : LLVMBuildAdd(c->b, v, step, ""), slot);
-	LLVMBuildBr(c->b, header);
+	if (nsw) {
+		LLVMBuildStore(c->b, LLVMBuildNSWAdd(c->b, v, step, ""), slot);
+		LLVMBuildBr(c->b, header);
+	} else {
+		/* v + s past INT32_MAX ends the loop (as in ir/loop_eval.c) instead of wrapping */
+		LLVMTypeRef t = i32;
+		LLVMValueRef args[2] = {v, step};
+		unsigned id = LLVMLookupIntrinsicID("llvm.sadd.with.overflow", 23);
+		LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
+		LLVMValueRef r = LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &t, 1), f, args, 2, "");
+		LLVMBuildStore(c->b, LLVMBuildExtractValue(c->b, r, 0, ""), slot);
+		LLVMBuildCondBr(c->b, LLVMBuildExtractValue(c->b, r, 1, ""), exit, header);
+	}
 	LLVMPositionBuilderAtEnd(c->b, exit);
 	return 0;
 }

@@ -175,6 +175,27 @@ static void elementwise_ref(float *y)
 	}
 }
 
+/* y[j] = number of iterations of `for i in (int)x[j]..hi step 2^30` with
+ * hi = INT32_MAX - (int)x[1], not a constant: the counter must stop when
+ * i + 2^30 passes INT32_MAX, not wrap around and loop forever. */
+static LProgram *strided(void)
+{
+	LProgram *p = loop_new("strided");
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 2);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 2);
+	int i = loop_add_var(p, "i", LT_I32, 1), n = loop_add_var(p, "n", LT_F32, 0);
+	int j = loop_add_var(p, "j", LT_I32, 1);
+	LStmt *fj = ls_for(p, &p->body, j, le_i32(p, 0), le_i32(p, 2), 1);
+	ls_let(p, &fj->body, n, le_float(p, LT_F32, 0.0));
+	LExpr *lo = le_cast(p, LT_I32, le_load(p, x, le_var(p, j)), 0);
+	LExpr *hi = le_i32(p, INT32_MAX);
+	hi = le_bin(p, LO_SUB, hi, le_cast(p, LT_I32, le_load(p, x, le_i32(p, 1)), 0)); /* x[1] = 0: not a constant */
+	LStmt *fi = ls_for(p, &fj->body, i, lo, hi, INT64_C(1) << 30);
+	ls_set(p, &fi->body, n, le_bin(p, LO_ADD, le_var(p, n), le_float(p, LT_F32, 1.0)));
+	ls_store(p, &fj->body, y, le_var(p, j), le_var(p, n));
+	return p;
+}
+
 /* ---- compile, link, run ---------------------------------------------------- */
 
 static int compile(const LProgram *p, const CgOptions *o, const char *path, Diag *d)
@@ -328,6 +349,26 @@ static void check_elementwise(const char *march, const Runner *r, const char *na
 		assert_true(ok);
 	}
 	assert_int_equal(sn, 1);
+	diag_free(&d);
+	loop_free(p);
+}
+
+static void test_strided_loop_stops(void **state)
+{
+	LProgram *p = strided();
+	CgOptions o = opts("x86-64", CG_FILE_OBJ);
+	char path[512];
+	snprintf(path, sizeof path, "%s/strided.o", tmpdir);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(compile(p, &o, path, &d), 0);
+	write_header(p, "strided");
+	const float x[2] = {1073741824.0f, 0.0f}; /* 2^30, 0 */
+	float y[2];
+	int sn, sa;
+	assert_int_equal(run_on(&host, "strided", x, 2, y, 2, &sn, &sa, 0), 0);
+	/* from 2^30: one iteration (2^31 overflows); from 0: 0 and 2^30 */
+	assert_true(y[0] == 1.0f && y[1] == 2.0f);
 	diag_free(&d);
 	loop_free(p);
 }
@@ -581,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_dense_runs_O3),
 		cmocka_unit_test(test_dense_runs_Oz),
 		cmocka_unit_test(test_elementwise_runs),
+		cmocka_unit_test(test_strided_loop_stops),
 		cmocka_unit_test(test_elementwise_runs_cortex_m4),
 		cmocka_unit_test(test_dense_runs_cortex_m4),
 		cmocka_unit_test(test_every_target_emits),
