@@ -34,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -272,6 +273,9 @@ def newest_mtime(paths):
     return max(os.path.getmtime(p) for p in paths if os.path.exists(p))
 
 
+EXPORT_LOCK = threading.Lock()  # model construction and torch.save run in this process: one at a time
+
+
 def export_model(te, fname, cls, shape, outroot, nref, fresh):
     """Export one bank model as test_export does (seed 0, randomized BN, --with-reference nref)."""
     import torch
@@ -282,13 +286,14 @@ def export_model(te, fname, cls, shape, outroot, nref, fresh):
     stamp = os.path.join(out, "reference", f"output_{nref - 1}.npy")
     if not fresh and os.path.exists(stamp) and os.path.getmtime(stamp) > newest_mtime(deps):
         return out, ""
-    torch.manual_seed(0)
-    model = te.load_class(fname, cls)()
-    te.randomize_bn(model)
-    model.eval()
-    os.makedirs(outroot, exist_ok=True)
     wpath = os.path.join(outroot, cls + ".pt")
-    torch.save(model.state_dict(), wpath)
+    with EXPORT_LOCK:
+        torch.manual_seed(0)
+        model = te.load_class(fname, cls)()
+        te.randomize_bn(model)
+        model.eval()
+        os.makedirs(outroot, exist_ok=True)
+        torch.save(model.state_dict(), wpath)
     if os.path.exists(out):
         shutil.rmtree(out)
     rc, log = sh([te.EXPORT, f"{src}:{cls}", "--weights", wpath, "--input-shape", shape,
@@ -301,7 +306,7 @@ def export_model(te, fname, cls, shape, outroot, nref, fresh):
 def run_cell(model_dir, cls, target, args, nnllc, run_args=()):
     """One model on one target -> result dict."""
     res = {"model": cls, "target": target.name, "status": FAIL, "err": None, "instr": None,
-           "text": None, "rodata": None, "note": "", "time_ns": None, "stack": None}
+           "text": None, "rodata": None, "note": "", "time_ns": None, "stack": None, "arena": None}
     if target.mcu and cls in NO_FIT_MCU:
         res.update(status=NOFIT, note="does not fit 4 MiB flash/RAM")
         return res
@@ -354,6 +359,8 @@ def run_cell(model_dir, cls, target, args, nnllc, run_args=()):
     res["time_ns"] = min(ts) if ts else None
     st = [s.get("stack") for s in r["samples"].values() if s.get("stack")]
     res["stack"] = max(st) if st else None
+    m = re.search(r"arena=(\d+)", r["out"])
+    res["arena"] = int(m.group(1)) if m else None
     res["seconds"] = r["seconds"]
     if r["rc"] != 0 and ok:
         ok, msg = False, f"exit status {r['rc']}:\n{tail(r['out'])}"
@@ -385,7 +392,7 @@ def print_tables(results, models, tnames, out=sys.stdout):
         print(m.ljust(w) + "".join(f"  {cell[(m, t)]['status']:>10}" if (m, t) in cell else f"  {'':>10}"
                                    for t in tnames), file=out)
     print("\n" + f"{'model':{w}}  {'target':10} {'result':6} {'max err':>9} {'instr/inf':>14} "
-          f"{'.text':>9} {'.rodata':>10}  note", file=out)
+          f"{'.text':>9} {'.rodata':>10} {'arena+stack':>12}  note", file=out)
     for m in models:
         for t in tnames:
             r = cell.get((m, t))
@@ -393,8 +400,9 @@ def print_tables(results, models, tnames, out=sys.stdout):
                 continue
             err = "-" if r["err"] is None else f"{r['err']:.2e}"
             note = r["note"].splitlines()[0] if r["note"] else ""
+            ram = "-" if r.get("arena") is None or not r.get("stack") else f"{r['arena'] + r['stack']:,}"
             print(f"{m:{w}}  {t:10} {r['status']:6} {err:>9} {fmt_int(r['instr']):>14} "
-                  f"{fmt_int(r['text']):>9} {fmt_int(r['rodata']):>10}  {note}", file=out)
+                  f"{fmt_int(r['text']):>9} {fmt_int(r['rodata']):>10} {ram:>12}  {note}", file=out)
     fails = [r for r in results if r["status"] == FAIL and r["note"]]
     if fails:
         print("\nfailures:", file=out)
