@@ -168,7 +168,8 @@ static void elementwise_ref(float *y)
 		o[4] = floorf(v);
 		o[5] = sat_i8(v);
 		o[6] = trunc_i32(v);
-		int32_t d = (int32_t)trunc_i32(v);
+		/* the saturated value itself: 2147483647.0f rounds to 2^31, which no int32 holds */
+		int32_t d = v != v ? 0 : v >= 2147483648.0f ? INT32_MAX : v < -2147483648.0f ? INT32_MIN : (int32_t)v;
 		o[7] = (float)(d == 0 ? 100 : 100 / d);
 		o[8] = v > 1.0f ? sqrtf(v) : -v;
 		o[9] = v < 0 ? -1.0f : (v > 2.0f ? v : 2.0f);
