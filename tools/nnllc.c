@@ -22,6 +22,7 @@
 #include "codegen.h"
 #include "frontend.h"
 #include "loop.h"
+#include "passes.h"
 #include "targets.h"
 
 #include <stdio.h>
@@ -31,9 +32,27 @@
 #define NNLLC_VERSION "0.1.0"
 
 
+/* "a, b, c" from the loop pass table. */
+static const char *pass_names(char *buf, size_t size)
+{
+	int n;
+	const LoopPassInfo *ps = loop_passes(&n);
+	size_t k = 0;
+	buf[0] = 0;
+	for (int i = 0; i < n && k < size; i++) {
+		int w = snprintf(buf + k, size - k, "%s%s", i ? ", " : "", ps[i].name);
+		if (w < 0)
+			break;
+		k += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, size, "none yet");
+	return buf;
+}
+
 static void usage(FILE *f)
 {
-	char names[512];
+	char names[512], passes[512];
 	fprintf(f,
 	        "usage: nnllc MODEL.json [options]\n"
 	        "Compile a model (model.json + weights) to an object file, assembly or LLVM IR,\n"
@@ -51,9 +70,11 @@ static void usage(FILE *f)
 	        "                     change in the last bits)\n"
 	        "  -fp-contract       allow fusing a*b+c into one multiply-add\n"
 	        "  --print-after=P    print the program after pass P to stdout: lower (loop IR),\n"
+	        "                     a loop pass (%s), all (after each),\n"
 	        "                     codegen (LLVM IR), optimize (optimized LLVM IR); repeatable\n"
+	        "  -disable-pass=P,Q  skip these loop passes\n"
 	        "  --help, --version\n",
-	        target_names(names, sizeof names), cg_host_target()->name);
+	        target_names(names, sizeof names), cg_host_target()->name, pass_names(passes, sizeof passes));
 }
 
 static int starts(const char *s, const char *prefix, const char **rest)
@@ -120,6 +141,7 @@ int main(int argc, char **argv)
 {
 	const char *model = NULL, *out = NULL, *march = NULL, *filetype = "obj", *name = NULL;
 	int emit_llvm = 0, print_lower = 0, mcpu_help = 0;
+	const char *loop_print_after = NULL, *disabled_passes = NULL;
 	CgOptions o = {.opt = CG_O3};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
@@ -172,14 +194,25 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-fp-contract")) {
 			o.fp_contract = 1;
 		} else if (starts(a, "-print-after=", &v)) {
-			if (!strcmp(v, "lower"))
-				print_lower = 1;
+			if (loop_pass_known(v))
+				print_lower = 1, loop_print_after = v;
 			else if (!strcmp(v, "codegen"))
 				o.print_codegen = 1;
 			else if (!strcmp(v, "optimize"))
 				o.print_opt = 1;
 			else
-				return fail_usage("--print-after=%s: unknown pass; valid: lower, codegen, optimize", v);
+				return fail_usage("--print-after=%s: unknown pass; valid: lower, the loop passes (see --help), "
+				                  "all, codegen, optimize", v);
+		} else if (starts(a, "-disable-pass=", &v)) {
+			char one[64];
+			for (const char *q = v; *q;) {
+				size_t len = strcspn(q, ",");
+				snprintf(one, sizeof one, "%.*s", (int)(len < 63 ? len : 63), q);
+				if (!loop_pass_known(one) || !strcmp(one, "lower") || !strcmp(one, "all"))
+					return fail_usage("-disable-pass: '%s' is not a loop pass (see --help)", one);
+				q += len + (q[len] == ',');
+			}
+			disabled_passes = v;
 		} else {
 			return fail_usage("unknown option '%s'", argv[i]);
 		}
@@ -247,12 +280,17 @@ int main(int argc, char **argv)
 	p = lower_model(m, &d);
 	if (!p)
 		goto done;
-	if (print_lower) {
-		char *s = loop_print(p);
-		if (s)
-			fputs(s, stdout);
-		free(s);
-		fflush(stdout);
+	{
+		LoopPassCtx pc = {
+			.opt_level = o.opt == CG_Os || o.opt == CG_Oz ? 2 : (int)o.opt,
+			.size_level = o.opt == CG_Os ? 1 : o.opt == CG_Oz ? 2 : 0,
+			/* vector-register alignment where the target has SIMD, else 8 (f64/i64) */
+			.arena_align = o.target->vector_bits > 64 ? o.target->vector_bits / 8 : 8,
+			.print_after = print_lower ? loop_print_after : NULL,
+			.disabled = disabled_passes,
+		};
+		if (loop_run_passes(p, &pc, &d) < 0)
+			goto done;
 	}
 	if (loop_verify(p, &d) < 0) {
 		diag_add(&d, "internal error: lowering '%s' gave loop IR that does not verify (messages above)", model);
