@@ -15,6 +15,14 @@ PACKAGES=(
   python3-torch python3-torchvision python3-numpy
   # the data set of the example and of accuracy runs
   dataset-fashion-mnist
+  # code generation: LLVM 19 through its C API; SVD for low-rank factorization
+  llvm-19-dev liblapacke-dev
+  # cross toolchains and emulators: every target is run, not just compiled
+  gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
+  gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libc6-dev-arm64-cross libc6-dev-riscv64-cross
+  qemu-system-arm qemu-system-misc qemu-user
+  # plots in the studies and docs
+  python3-matplotlib
 )
 
 missing=()
