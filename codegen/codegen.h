@@ -64,6 +64,8 @@ typedef struct CgOptions {
 	int fp_contract;       /* -fp-contract: a*b+c may become one fused multiply-add */
 	int print_codegen;     /* --print-after=codegen: LLVM IR before optimization, to stdout */
 	int print_opt;         /* --print-after=optimize: LLVM IR after optimization, to stdout */
+	int weights_external;  /* -weights=external: const buffers are read from a weights blob
+	                          (cg_write_weights) passed to PREFIX_run, not emitted as globals */
 } CgOptions;
 
 /* The table row of the machine running the compiler (by LLVM's default
@@ -102,5 +104,31 @@ int cg_write_header(const LProgram *p, const char *prefix, const CgIoDesc *in, c
                     const char *path, Diag *d);
 /* The header text (malloc'd), NULL on out of memory. */
 char *cg_header_text(const LProgram *p, const char *prefix, const CgIoDesc *in, const CgIoDesc *out);
+/* The same for options o: o->prefix, and with o->weights_external the
+ * external-weights interface (PREFIX_WEIGHTS_*, the 4-argument PREFIX_run,
+ * PREFIX_check_weights). */
+int cg_write_header_opts(const LProgram *p, const CgOptions *o, const CgIoDesc *in, const CgIoDesc *out,
+                         const char *path, Diag *d);
+char *cg_header_text_opts(const LProgram *p, const CgOptions *o, const CgIoDesc *in, const CgIoDesc *out);
+
+/* ---- llvm/llvm_weights.c: -weights=external -------------------------------
+ * The payload holds the const buffers in program order, each at an offset
+ * rounded up to NNL_WEIGHTS_ALIGN (runtime/nnl_runtime.h has the blob
+ * format; docs/runtime.md "External weights"). The model hash is FNV-1a over
+ * the program's text form and that layout, so a blob of another model or of
+ * a compile whose code or layout differs is refused. With -weights=external
+ * the generated functions are
+ *   int PREFIX_run(const IN_T *input, OUT_T *output, void *arena, const void *weights);
+ *   int PREFIX_check_weights(const void *blob, size_t size);  (calls nnl_weights_check)
+ */
+/* Payload offset of const buffer buf; -1 if buf is not const or the
+ * payload would exceed 4 GiB - 1. */
+int64_t cg_weights_offset(const LProgram *p, int buf);
+/* Hash and payload size of p's blob: 0, or -1 with a message. */
+int cg_weights_info(const LProgram *p, uint32_t *hash, uint32_t *payload_bytes, Diag *d);
+/* The blob (header + payload) in malloc'd memory. */
+int cg_weights_blob(const LProgram *p, unsigned char **out, size_t *len, Diag *d);
+/* The blob written to path atomically. */
+int cg_write_weights(const LProgram *p, const char *path, Diag *d);
 
 #endif
