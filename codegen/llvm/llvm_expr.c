@@ -316,7 +316,8 @@ void cg_set_access_metadata(CgCtx *c, LLVMValueRef inst, int buf)
 	const LBuf *b = &c->p->bufs[buf];
 	int bits = ltype_bits(b->type);
 	LLVMSetAlignment(inst, (unsigned)(bits < 8 ? 1 : bits / 8));
-	if (b->kind == LB_CONST && LLVMIsALoadInst(inst))
+	/* external weights may be replaced between calls: not invariant */
+	if (b->kind == LB_CONST && !c->o->weights_external && LLVMIsALoadInst(inst))
 		LLVMSetMetadata(inst, c->md_invariant, LLVMMetadataAsValue(c->ctx, LLVMMDNodeInContext2(c->ctx, NULL, 0)));
 }
 

@@ -36,6 +36,8 @@ typedef struct CgCtx {
 	LLVMValueRef *slot;     /* per variable: its alloca (created on first let/for) */
 	LLVMValueRef *base;     /* per buffer: its base pointer */
 	unsigned md_invariant;  /* "invariant.load" kind */
+	LLVMValueRef wpayload;  /* -weights=external: the blob's payload (weights + header size) */
+	uint32_t whash, wbytes; /* -weights=external: model hash, payload bytes */
 	int error;              /* set once a message was added to d */
 } CgCtx;
 
@@ -57,6 +59,13 @@ LLVMValueRef cg_expr(CgCtx *c, const LExpr *e, int in_index);
 /* Address of buf[idx] (idx an i32 value). */
 LLVMValueRef cg_addr(CgCtx *c, int buf, LLVMValueRef idx);
 void cg_set_access_metadata(CgCtx *c, LLVMValueRef inst, int buf);
+
+/* llvm_weights.c (-weights=external): the weights-blob checks after the
+ * NULL/arena checks (sets wpayload, whash, wbytes), a const buffer's base
+ * (wpayload + offset), and PREFIX_check_weights. */
+int cg_weights_checks(CgCtx *c, LLVMValueRef weights);
+LLVMValueRef cg_weights_base(CgCtx *c, int buf);
+int cg_weights_check_fn(CgCtx *c);
 
 /* llvm_stmt.c */
 int cg_stmts(CgCtx *c, const LStmtList *l);

@@ -1,6 +1,8 @@
 /* llvm_module.c — the module for one loop-IR program: the function
  *   i32 PREFIX_run(ptr noalias nocapture readonly input,
  *                  ptr noalias nocapture output, ptr noalias nocapture arena)
+ * (-weights=external: a 4th parameter, ptr noalias nocapture readonly
+ * weights, and const buffers inside it: see llvm_weights.c)
  * its entry checks, and one base pointer per buffer:
  *   const   a private unnamed_addr constant global ([bytes x i8], the buffer's
  *           alignment): ELF puts it in .rodata, i.e. flash on a device;
@@ -128,6 +130,11 @@ static int make_buffers(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVMV
 			}
 			break;
 		case LB_CONST: {
+			if (c->o->weights_external) {
+				if (!(c->base[i] = cg_weights_base(c, i)))
+					return -1;
+				break;
+			}
 			char name[256];
 			snprintf(name, sizeof name, "%s.%s", c->o->prefix, b->name);
 			LLVMTypeRef at = LLVMArrayType2(i8, (uint64_t)bytes);
@@ -148,7 +155,7 @@ static int make_buffers(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVMV
 
 /* The checks block: NULL pointers, then arena alignment; leaves the builder
  * in the block where the statements start. */
-static void build_checks(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVMValueRef arena)
+static void build_checks(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVMValueRef arena, LLVMValueRef weights)
 {
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
 	LLVMTypeRef iptr = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
@@ -156,6 +163,8 @@ static void build_checks(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVM
 	nul = LLVMBuildOr(c->b, nul, LLVMBuildIsNull(c->b, output, "out.null"), "");
 	if (c->p->arena_bytes > 0)
 		nul = LLVMBuildOr(c->b, nul, LLVMBuildIsNull(c->b, arena, "arena.null"), "");
+	if (weights)
+		nul = LLVMBuildOr(c->b, nul, LLVMBuildIsNull(c->b, weights, "weights.null"), "");
 	LLVMBasicBlockRef bad_null = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "err.null");
 	LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "checks.align");
 	LLVMBuildCondBr(c->b, nul, bad_null, next);
@@ -185,20 +194,27 @@ int cg_build_module(CgCtx *c)
 	}
 	LLVMTypeRef ptr = LLVMPointerTypeInContext(c->ctx, 0);
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
-	LLVMTypeRef params[3] = {ptr, ptr, ptr};
+	/* -weights=external: a 4th parameter, the weights blob (llvm_weights.c) */
+	unsigned nparams = c->o->weights_external ? 4 : 3;
+	LLVMTypeRef params[4] = {ptr, ptr, ptr, ptr};
 	char name[256];
 	snprintf(name, sizeof name, "%s_run", c->o->prefix);
-	c->fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(i32, params, 3, 0));
+	c->fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(i32, params, nparams, 0));
 	LLVMValueRef input = LLVMGetParam(c->fn, 0), output = LLVMGetParam(c->fn, 1), arena = LLVMGetParam(c->fn, 2);
 	LLVMSetValueName2(input, "input", 5);
 	LLVMSetValueName2(output, "output", 6);
 	LLVMSetValueName2(arena, "arena", 5);
-	for (unsigned i = 1; i <= 3; i++) {
+	LLVMValueRef weights = nparams == 4 ? LLVMGetParam(c->fn, 3) : NULL;
+	if (weights)
+		LLVMSetValueName2(weights, "weights", 7);
+	for (unsigned i = 1; i <= nparams; i++) {
 		add_attr(c, c->fn, i, "noalias");
 		add_attr(c, c->fn, i, "nocapture");
 		add_attr(c, c->fn, i, "noundef");
 	}
 	add_attr(c, c->fn, 1, "readonly");
+	if (weights)
+		add_attr(c, c->fn, 4, "readonly");
 	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nounwind");
 	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nofree");
 	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nosync");
@@ -220,7 +236,9 @@ int cg_build_module(CgCtx *c)
 	LLVMBasicBlockRef checks = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "checks");
 	LLVMPositionBuilderAtEnd(c->ab, entry);
 	LLVMPositionBuilderAtEnd(c->b, checks);
-	build_checks(c, input, output, arena);
+	build_checks(c, input, output, arena, weights);
+	if (weights && cg_weights_checks(c, weights) < 0)
+		return -1;
 	if (make_buffers(c, input, output, arena) < 0)
 		return -1;
 	if (cg_stmts(c, &p->body) < 0 || c->error)
@@ -228,5 +246,7 @@ int cg_build_module(CgCtx *c)
 	LLVMBuildRet(c->b, LLVMConstInt(i32, NNL_OK, 0));
 	LLVMPositionBuilderAtEnd(c->ab, entry);
 	LLVMBuildBr(c->ab, checks);
+	if (weights)
+		return cg_weights_check_fn(c);
 	return 0;
 }
