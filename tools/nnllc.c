@@ -18,6 +18,9 @@
  *   -o      the model file's name with .json replaced by .o/.s/.ll/.bc, in
  *           the model's folder (llc's rule); the header is OUT with .h.
  *   -name   the output's base name made a C identifier ("model" for model.o).
+ *   -weights=embedded  weights as const data in the object (flash); with
+ *           -weights=external they go to PREFIX.weights.bin beside OUT
+ *           (docs/runtime.md, "External weights").
  */
 #include "codegen.h"
 #include "frontend.h"
@@ -69,6 +72,8 @@ static void usage(FILE *f)
 	        "  -fp-reassoc        allow reassociating float sums (vectorized reductions; results\n"
 	        "                     change in the last bits)\n"
 	        "  -fp-contract       allow fusing a*b+c into one multiply-add\n"
+	        "  -weights=embedded|external  weights as const data in the object (default), or\n"
+	        "                     in PREFIX.weights.bin beside the output, passed to PREFIX_run\n"
 	        "  --print-after=P    print the program after pass P to stdout: lower (loop IR),\n"
 	        "                     a loop pass (%s), all (after each),\n"
 	        "                     codegen (LLVM IR), optimize (optimized LLVM IR); repeatable\n"
@@ -193,6 +198,10 @@ int main(int argc, char **argv)
 			o.fp_reassoc = 1;
 		} else if (!strcmp(a, "-fp-contract")) {
 			o.fp_contract = 1;
+		} else if (starts(a, "-weights=", &v)) {
+			if (strcmp(v, "embedded") && strcmp(v, "external"))
+				return fail_usage("-weights=%s: expected embedded or external", v);
+			o.weights_external = !strcmp(v, "external");
 		} else if (starts(a, "-print-after=", &v)) {
 			if (loop_pass_known(v))
 				print_lower = 1, loop_print_after = v;
@@ -262,7 +271,7 @@ int main(int argc, char **argv)
 	}
 	static const char *const exts[] = {[CG_FILE_OBJ] = ".o", [CG_FILE_ASM] = ".s", [CG_FILE_LL] = ".ll",
 	                                   [CG_FILE_BC] = ".bc"};
-	char *out_alloc = NULL, *prefix_alloc = NULL, *header = NULL;
+	char *out_alloc = NULL, *prefix_alloc = NULL, *header = NULL, *blob = NULL;
 	int rc = 1;
 	LProgram *p = NULL;
 	Model *m = NULL;
@@ -303,8 +312,23 @@ int main(int argc, char **argv)
 		memcpy(in.shape, m->in_shape, sizeof in.shape);
 		memcpy(ou.shape, m->out_shape, sizeof ou.shape);
 		header = replace_ext(out, ".h");
-		if (!header || cg_write_header(p, o.prefix, &in, &ou, header, &d) < 0)
+		if (!header || cg_write_header_opts(p, &o, &in, &ou, header, &d) < 0)
 			goto done;
+		if (o.weights_external) {
+			/* PREFIX.weights.bin in OUT's folder */
+			const char *slash = strrchr(out, '/');
+			size_t dn = slash ? (size_t)(slash - out + 1) : 0;
+			blob = malloc(dn + strlen(o.prefix) + sizeof ".weights.bin");
+			if (!blob) {
+				diag_add(&d, "out of memory");
+				goto done;
+			}
+			memcpy(blob, out, dn);
+			strcpy(blob + dn, o.prefix);
+			strcat(blob, ".weights.bin");
+			if (cg_write_weights(p, blob, &d) < 0)
+				goto done;
+		}
 	}
 	rc = 0;
 done:
@@ -316,5 +340,6 @@ done:
 	free(out_alloc);
 	free(prefix_alloc);
 	free(header);
+	free(blob);
 	return rc;
 }
