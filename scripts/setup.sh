@@ -9,6 +9,8 @@ PACKAGES=(
   cmake ninja-build gcc pkg-config
   # C libraries: JSON, unit tests, gzip for IDX data sets
   libjansson-dev libcmocka-dev zlib1g-dev
+  # graph passes: LAPACKE (lowrank SVD); the studies' plots
+  liblapacke-dev python3-matplotlib
   # clang-19 with its runtime for the sanitizer build and libFuzzer
   clang-19 libclang-rt-19-dev
   # the PyTorch frontend, its test bank and the reference computations
