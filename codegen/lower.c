@@ -858,37 +858,122 @@ static int lower_adaptive(Lower *L, const Node *n, LStmtList *to)
 
 /* ---- linear ----------------------------------------------------------------- */
 
+/* Outputs per register block of Linear (and of the blocked conv kernels):
+ * LIN_OB accumulators live in registers across the whole k loop and share
+ * each x load. 16 f32 accumulators fit Cortex-M4F's 32 S registers with room
+ * for the operands, and on x86-64 the SLP vectorizer turns them into two
+ * 8-wide (or one 16-wide) vector accumulators. */
+#define LIN_OB 16
+
+/* A constant weight matrix W[rows][cols] re-laid out in row blocks of width
+ * ob: block j (rows r0 = j·ob .. r0 + bw, bw = min(ob, rows - r0)) starts at
+ * r0·cols and holds W[r0 + b][k] at r0·cols + k·bw + b, so the bw weights one
+ * k step needs are contiguous. NULL on out of memory. */
+static float *block_rows(const Tensor *T, int64_t rows, int64_t cols, int64_t ob)
+{
+	float *v = nnl_malloc((size_t)(rows * cols) * sizeof *v);
+	if (!v)
+		return NULL;
+	for (int64_t r0 = 0; r0 < rows; r0 += ob) {
+		int64_t bw = rows - r0 < ob ? rows - r0 : ob;
+		for (int64_t b = 0; b < bw; b++)
+			for (int64_t k = 0; k < cols; k++)
+				v[r0 * cols + k * bw + b] = (float)dtype_get(T->dtype, T->data, (r0 + b) * cols + k);
+	}
+	return v;
+}
+
+/* Linear with a constant weight: per row, blocks of LIN_OB outputs; the k
+ * loop loads x[k] once and adds x[k]·W[o][k] to each output's accumulator.
+ * Every output's sum keeps the interpreter's order (0, then k = 0.., bias
+ * last), so results are bit-identical. */
 static int lower_linear(Lower *L, const Node *n, LStmtList *to)
 {
 	const Block *b = L->b;
 	const Tensor *x = &b->tensors[n->in[0]], *w = &b->tensors[n->in[1]];
-	int xb = buf_of(L, n->in[0], 1), wb = buf_of(L, n->in[1], 1);
+	int64_t inf = w->shape[1], outf = w->shape[0];
+	int64_t rows = shape_numel(x->rank - 1, x->shape);
+	int xb = buf_of(L, n->in[0], 1);
 	int bb = n->n_in > 2 ? buf_of(L, n->in[2], 1) : -1;
+	int wb = -1;
+	int blocked = w->data != NULL && inf > 0 && outf > 1;
+	if (blocked) {
+		float *v = block_rows(w, outf, inf, LIN_OB);
+		if (!v) {
+			L->oom = 1;
+			return -1;
+		}
+		wb = const_f32(L, w->name, "_blk", v, outf * inf);
+	} else {
+		wb = buf_of(L, n->in[1], 1);
+	}
 	int yb = out_of(L, n);
 	if (xb < 0 || wb < 0 || yb < 0 || (n->n_in > 2 && bb < 0))
 		return -1;
-	int64_t inf = w->shape[1], outf = w->shape[0];
-	int64_t rows = shape_numel(x->rank - 1, x->shape);
 	Ix r, o, k;
-	LStmtList *l = FOR(L, to, "r", 0, rows, &r);
-	l = FOR(L, l, "o", 0, outf, &o);
-	if (l == &L->sink)
+	if (rows == 0)
 		return 0;
-	int acc = let(L, l, "acc", F(L, LT_F32, 0.0));
-	LStmtList *l2 = FOR(L, l, "k", 0, inf, &k);
-	Aff xi = aff(0), wi = aff(0), yi = aff(0), bi = aff(0);
-	aff_add(&xi, r, inf);
-	aff_add(&xi, k, 1);
-	aff_add(&wi, o, inf);
-	aff_add(&wi, k, 1);
-	aff_add(&yi, r, outf);
-	aff_add(&yi, o, 1);
-	aff_add(&bi, o, 1);
-	set(L, l2, acc, BIN(L, LO_ADD, V(L, acc), BIN(L, LO_MUL, LD(L, xb, AFF(L, &xi)), LD(L, wb, AFF(L, &wi)))));
-	LExpr *v = V(L, acc);
-	if (bb >= 0)
-		v = BIN(L, LO_ADD, v, LD(L, bb, AFF(L, &bi)));
-	store(L, l, yb, AFF(L, &yi), v);
+	/* always a loop, even of one row: the node stays one top-level statement
+	 * (what the loop passes see as its nest) */
+	LStmtList *l = FORE(L, to, "r", I(L, 0), I(L, rows), &r);
+	if (!blocked) {
+		l = FOR(L, l, "o", 0, outf, &o);
+		if (l == &L->sink)
+			return 0;
+		int acc = let(L, l, "acc", F(L, LT_F32, 0.0));
+		LStmtList *l2 = FOR(L, l, "k", 0, inf, &k);
+		Aff xi = aff(0), wi = aff(0), yi = aff(0), bi = aff(0);
+		aff_add(&xi, r, inf);
+		aff_add(&xi, k, 1);
+		aff_add(&wi, o, inf);
+		aff_add(&wi, k, 1);
+		aff_add(&yi, r, outf);
+		aff_add(&yi, o, 1);
+		aff_add(&bi, o, 1);
+		set(L, l2, acc, BIN(L, LO_ADD, V(L, acc), BIN(L, LO_MUL, LD(L, xb, AFF(L, &xi)), LD(L, wb, AFF(L, &wi)))));
+		LExpr *v = V(L, acc);
+		if (bb >= 0)
+			v = BIN(L, LO_ADD, v, LD(L, bb, AFF(L, &bi)));
+		store(L, l, yb, AFF(L, &yi), v);
+		return 0;
+	}
+	/* full blocks (a loop over them), then the remainder block */
+	int64_t nfull = outf / LIN_OB, rem = outf % LIN_OB;
+	for (int part = 0; part < 2; part++) {
+		int64_t bw = part == 0 ? LIN_OB : rem;
+		Ix ob;
+		LStmtList *lb = part == 0 ? FOR(L, l, "ob", 0, nfull, &ob) : l;
+		if (part == 1) {
+			ob.var = -1;
+			ob.c = nfull;
+		}
+		if (lb == &L->sink || bw == 0)
+			continue;
+		int acc[LIN_OB];
+		for (int64_t j = 0; j < bw; j++)
+			acc[j] = let(L, lb, "acc", F(L, LT_F32, 0.0));
+		LStmtList *lk = FOR(L, lb, "k", 0, inf, &k);
+		Aff xi = aff(0);
+		aff_add(&xi, r, inf);
+		aff_add(&xi, k, 1);
+		int xv = let(L, lk, "x", LD(L, xb, AFF(L, &xi)));
+		for (int64_t j = 0; j < bw; j++) {
+			Aff wi = aff(j);
+			aff_add(&wi, ob, LIN_OB * inf);
+			aff_add(&wi, k, bw);
+			set(L, lk, acc[j], BIN(L, LO_ADD, V(L, acc[j]), BIN(L, LO_MUL, V(L, xv), LD(L, wb, AFF(L, &wi)))));
+		}
+		for (int64_t j = 0; j < bw; j++) {
+			Aff yi = aff(j), bi = aff(j);
+			aff_add(&yi, r, outf);
+			aff_add(&yi, ob, LIN_OB);
+			aff_add(&bi, ob, LIN_OB);
+			LExpr *v = V(L, acc[j]);
+			if (bb >= 0)
+				v = BIN(L, LO_ADD, v, LD(L, bb, AFF(L, &bi)));
+			store(L, lb, yb, AFF(L, &yi), v);
+		}
+	}
 	return 0;
 }
 
