@@ -55,6 +55,7 @@
  *               constant is a copy emitted.
  */
 #include "codegen.h"
+#include "lower_sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -895,6 +896,14 @@ static int lower_linear(Lower *L, const Node *n, LStmtList *to)
 	int64_t rows = shape_numel(x->rank - 1, x->shape);
 	int xb = buf_of(L, n->in[0], 1);
 	int bb = n->n_in > 2 ? buf_of(L, n->in[2], 1) : -1;
+	if (lower_sparse_wanted(w)) { /* mostly zeros (pruned): sparse storage and kernel, lower_sparse.c */
+		int yb = out_of(L, n);
+		if (xb < 0 || yb < 0 || (n->n_in > 2 && bb < 0))
+			return -1;
+		if (lower_sparse_linear(L->p, to, w, rows, xb, bb, yb) < 0)
+			L->oom = 1;
+		return L->oom ? -1 : 0;
+	}
 	int wb = -1;
 	int blocked = w->data != NULL && inf > 0 && outf > 1;
 	if (blocked) {
