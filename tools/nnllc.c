@@ -26,6 +26,7 @@
 #include "frontend.h"
 #include "loop.h"
 #include "passes.h"
+#include "report.h"
 #include "targets.h"
 
 #include <stdio.h>
@@ -78,6 +79,8 @@ static void usage(FILE *f)
 	        "                     a loop pass (%s), all (after each),\n"
 	        "                     codegen (LLVM IR), optimize (optimized LLVM IR); repeatable\n"
 	        "  -disable-pass=P,Q  skip these loop passes\n"
+	        "  --report[=json]    after compiling, print per-layer MACs/params/weight/output bytes and\n"
+	        "                     flash, arena, lower bound, no-reuse sum, stack estimate (docs/memory.md)\n"
 	        "  --help, --version\n",
 	        target_names(names, sizeof names), cg_host_target()->name, pass_names(passes, sizeof passes));
 }
@@ -145,7 +148,8 @@ static int fail_usage(const char *fmt, const char *arg)
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *out = NULL, *march = NULL, *filetype = "obj", *name = NULL;
-	int emit_llvm = 0, print_lower = 0, mcpu_help = 0;
+	int emit_llvm = 0, print_lower = 0, mcpu_help = 0, report = 0;
+	LoopMemStats mem = {0};
 	const char *loop_print_after = NULL, *disabled_passes = NULL;
 	CgOptions o = {.opt = CG_O3};
 	for (int i = 1; i < argc; i++) {
@@ -212,6 +216,10 @@ int main(int argc, char **argv)
 			else
 				return fail_usage("--print-after=%s: unknown pass; valid: lower, the loop passes (see --help), "
 				                  "all, codegen, optimize", v);
+		} else if (!strcmp(a, "-report") || !strcmp(a, "-report=text")) {
+			report = 1;
+		} else if (!strcmp(a, "-report=json")) {
+			report = 2;
 		} else if (starts(a, "-disable-pass=", &v)) {
 			char one[64];
 			for (const char *q = v; *q;) {
@@ -297,6 +305,7 @@ int main(int argc, char **argv)
 			.arena_align = o.target->vector_bits > 64 ? o.target->vector_bits / 8 : 8,
 			.print_after = print_lower ? loop_print_after : NULL,
 			.disabled = disabled_passes,
+			.mem = &mem,
 		};
 		if (loop_run_passes(p, &pc, &d) < 0)
 			goto done;
@@ -306,6 +315,8 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	if (cg_compile(p, &o, out, &d) < 0)
+		goto done;
+	if (report && report_write(stdout, m, p, &o, &mem, report == 2, &d) < 0)
 		goto done;
 	if (strcmp(out, "-") != 0) {
 		CgIoDesc in = {.rank = m->in_rank}, ou = {.rank = m->out_rank};
