@@ -23,6 +23,7 @@
  *           (docs/runtime.md, "External weights").
  */
 #include "codegen.h"
+#include "c/c_backend.h"
 #include "frontend.h"
 #include "loop.h"
 #include "passes.h"
@@ -66,7 +67,8 @@ static void usage(FILE *f)
 	        "  -mattr=+a,-b       extra target features\n"
 	        "  -mtriple=TRIPLE    override the target triple (same architecture as -march)\n"
 	        "  -O0 -O1 -O2 -O3 -Os -Oz   optimization level (default -O3)\n"
-	        "  -filetype=obj|asm  output an object file (default) or assembly\n"
+	        "  -filetype=obj|asm|c  output an object file (default), assembly, or portable C99\n"
+	        "                     source PREFIX.c (docs/codegen-c.md)\n"
 	        "  -emit-llvm         output LLVM IR: .ll for asm or a .ll output name, .bc for obj or .bc\n"
 	        "  -name=PREFIX       symbol prefix: PREFIX_run, PREFIX.h macros (default: from the output name)\n"
 	        "  -o FILE            output file ('-': stdout, no header written)\n"
@@ -185,8 +187,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-Oz")) {
 			o.opt = CG_Oz;
 		} else if (starts(a, "-filetype=", &v)) {
-			if (strcmp(v, "obj") && strcmp(v, "asm"))
-				return fail_usage("-filetype=%s: expected obj or asm", v);
+			if (strcmp(v, "obj") && strcmp(v, "asm") && strcmp(v, "c"))
+				return fail_usage("-filetype=%s: expected obj, asm or c", v);
 			filetype = v;
 		} else if (!strcmp(a, "-emit-llvm")) {
 			emit_llvm = 1;
@@ -270,6 +272,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* -filetype=c: the C backend (codegen/c) writes OUT (default MODEL.c) */
+	int c_source = !strcmp(filetype, "c");
+	if (c_source && (emit_llvm || o.weights_external)) {
+		fprintf(stderr, "nnllc: error: -filetype=c does not combine with %s\n",
+		        emit_llvm ? "-emit-llvm" : "-weights=external");
+		return 2;
+	}
 	if (emit_llvm) {
 		const char *e = out ? ext_of(out) : "";
 		o.filetype = !strcmp(e, ".ll") ? CG_FILE_LL : !strcmp(e, ".bc") ? CG_FILE_BC
@@ -284,7 +293,7 @@ int main(int argc, char **argv)
 	LProgram *p = NULL;
 	Model *m = NULL;
 	if (!out)
-		out = out_alloc = replace_ext(model, exts[o.filetype]);
+		out = out_alloc = replace_ext(model, c_source ? ".c" : exts[o.filetype]);
 	o.prefix = name ? name : (prefix_alloc = prefix_from(strcmp(out ? out : "-", "-") ? out : model));
 	if (!out || !o.prefix) {
 		fprintf(stderr, "nnllc: error: out of memory\n");
@@ -314,8 +323,14 @@ int main(int argc, char **argv)
 		diag_add(&d, "internal error: lowering '%s' gave loop IR that does not verify (messages above)", model);
 		goto done;
 	}
-	if (cg_compile(p, &o, out, &d) < 0)
+	if (c_source) {
+		const char *slash = strrchr(out, '/');
+		CgCOptions co = {.prefix = o.prefix, .producer = "nnllc " NNLLC_VERSION, .filename = slash ? slash + 1 : out};
+		if (cg_c_write(p, &co, out, &d) < 0)
+			goto done;
+	} else if (cg_compile(p, &o, out, &d) < 0) {
 		goto done;
+	}
 	if (report && report_write(stdout, m, p, &o, &mem, report == 2, &d) < 0)
 		goto done;
 	if (strcmp(out, "-") != 0) {
