@@ -19,7 +19,8 @@
  *     storing it, keep their order; a top-level let/set keeps its place.
  *  3. placement: first-fit and best-fit over offsets, buffers taken by size
  *     (descending), by lifetime, by first use, by size × lifetime; the
- *     smallest arena wins and the search stops once it equals the bound.
+ *     smallest arena wins and the search stops once it equals the bound;
+ *     if none reaches it, up to 400 seeded random orders are tried.
  *     Placement of intervals with sizes is NP-hard in general (dynamic
  *     storage allocation); on chains and the bank it reaches the bound
  *     (tested). When it does not, mem.reached is 0 and --report says so.
@@ -63,7 +64,9 @@ static unsigned char *dependences(const LProgram *p, const unsigned char *use)
 }
 
 /* A greedy topological order into ord; mode 0: smallest peak at the step,
- * mode 1: smallest live bytes after the step. -1 on out of memory. */
+ * mode 1: smallest live bytes after the step, mode 2: a successor of the
+ * statement just placed (finish a branch before starting another), else
+ * program order. -1 on out of memory. */
 static int greedy_order(const LProgram *p, const unsigned char *use, const unsigned char *dep, int mode, int *ord)
 {
 	int ns = p->body.n, nb = p->n_bufs;
@@ -96,7 +99,7 @@ static int greedy_order(const LProgram *p, const unsigned char *use, const unsig
 				if (users[b] == 1)
 					after -= sz;
 			}
-			int64_t key = mode == 0 ? peak : after;
+			int64_t key = mode == 0 ? peak : mode == 1 ? after : (k > 0 && dep[(size_t)s * ns + ord[k - 1]]) ? 0 : 1;
 			if (best < 0 || key < bkey)
 				best = s, bkey = key;
 		}
@@ -231,7 +234,7 @@ int loop_pass_plan_memory(LProgram *p, const LoopPassCtx *c, Diag *d)
 		dep = dependences(p, use);
 		if (!dep)
 			goto oom;
-		for (int mode = 0; mode < 2; mode++) {
+		for (int mode = 0; mode < 3; mode++) {
 			if (greedy_order(p, use, dep, mode, ord) < 0)
 				goto oom;
 			mem_liveness(p, use, ord, pl.first, pl.last);
@@ -278,6 +281,21 @@ int loop_pass_plan_memory(LProgram *p, const LoopPassCtx *c, Diag *d)
 				for (int k = 0; k < n; k++)
 					best_off[list[k]] = off[list[k]];
 			}
+		}
+	}
+	/* not reached: deterministic random orders, as long as that stays cheap */
+	uint64_t seed = 0x9E3779B97F4A7C15ull;
+	for (int it = 0; it < 400 && arena != bound && (int64_t)n * n * it < 200000000; it++) {
+		for (int k = n - 1; k > 0; k--) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			int j = (int)((seed >> 33) % (uint64_t)(k + 1)), t = list[k];
+			list[k] = list[j], list[j] = t;
+		}
+		int64_t end = place(&pl, list, n, it & 1, off, tmp);
+		if (end < arena) {
+			arena = end;
+			for (int k = 0; k < n; k++)
+				best_off[list[k]] = off[list[k]];
 		}
 	}
 	sort_plan = NULL;
