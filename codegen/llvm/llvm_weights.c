@@ -13,7 +13,8 @@
  * the constants the lowering inlined from weights) and one line per const
  * buffer "name type numel offset". A blob is refused (NNL_ERR_MODEL) when
  * it was written for another model, or by a compile whose code or layout
- * differs (another -O, another nnllc version that lowers differently).
+ * differs (an -O level or nnllc version whose passes give other loops; the
+ * LLVM -O level alone does not matter: the payload layout is the same).
  * New weight values for the same structure keep the hash: the CRC-32 in
  * the header covers the values.
  *
