@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from scratch: install what is missing, build twice
 # (release with -Werror, then ASan+UBSan with clang-19), run every test in
-# both, then build the loader fuzzer and run it for a bounded time.
+# both, run the model bank compiled for every target (native and QEMU), then
+# build the fuzzers and run each for a bounded time.
 #   FUZZ_SECONDS=N   how long the fuzzer runs (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ cmake -S . -B build -G Ninja -DNNL_WERROR=ON >/dev/null
 ninja -C build
 echo "== tests (release)"
 ctest --test-dir build --output-on-failure -j "$JOBS"
+
+echo "== every bank model compiled for every target, run (natively or under QEMU), compared with PyTorch"
+/usr/bin/python3 test/targets/run_bank.py --strict --nnllc build/bin/nnllc --workdir build/run_bank
 
 echo "== build (clang-19, AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_C_COMPILER=clang-19 -DNNL_SANITIZE=ON -DNNL_WERROR=ON \
