@@ -23,6 +23,11 @@ inference on the MCU targets, .text/.rodata bytes of the model object) and
 nnllc is a SKIP with the reason, never silent. The two torchvision models do
 not fit the 4 MiB boards and are reported as such on thumbv7em/riscv32.
 
+  --backend c   compile through nnllc -filetype=c instead: model.c built with the
+                target's C compiler at -std=c99 -Wall -Wextra -pedantic -Werror;
+  --backend both  runs both and compares C with LLVM outputs per model and
+                target (bit for bit; a difference within 1e-6 relative is
+                reported, beyond it fails). Rows of the C backend read "Model [C]".
   --self-test   prove the board recipes without nnllc: a hand-written C model
                 (test/targets/selftest/) on every target, bit-exact outputs,
                 deterministic instruction counts.
@@ -48,6 +53,9 @@ SELFTEST = os.path.join(HERE, "selftest")
 RTOL = 1e-4
 # models too large for the 4 MiB flash / 4 MiB RAM microcontroller boards
 NO_FIT_MCU = {"ResNet18", "MobileNetV2"}
+# how model.c of the C backend is compiled (on top of the target's cc and cflags)
+C_BACKEND_FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror"]
+C_RTOL = 1e-6  # C vs LLVM, relative to max(1, max|llvm|), when not bit-identical
 PASS, FAIL, SKIP, NOFIT = "PASS", "FAIL", "SKIP", "no-fit"
 
 
@@ -303,9 +311,9 @@ def export_model(te, fname, cls, shape, outroot, nref, fresh):
     return out, ""
 
 
-def run_cell(model_dir, cls, target, args, nnllc, run_args=()):
-    """One model on one target -> result dict."""
-    res = {"model": cls, "target": target.name, "status": FAIL, "err": None, "instr": None,
+def run_cell(model_dir, cls, target, args, nnllc, run_args=(), backend="llvm"):
+    """One model on one target -> result dict (backend: llvm or c)."""
+    res = {"model": cls + (" [C]" if backend == "c" else ""), "backend": backend, "y": None, "target": target.name, "status": FAIL, "err": None, "instr": None,
            "text": None, "rodata": None, "note": "", "time_ns": None, "stack": None, "arena": None}
     if target.mcu and cls in NO_FIT_MCU:
         res.update(status=NOFIT, note="does not fit 4 MiB flash/RAM")
@@ -320,18 +328,25 @@ def run_cell(model_dir, cls, target, args, nnllc, run_args=()):
     if model_dir is None:
         res["note"] = "export failed"
         return res
-    work = os.path.join(args.workdir, "runs", cls, target.name)
+    work = os.path.join(args.workdir, "runs", cls, target.name + ("-c" if backend == "c" else ""))
     os.makedirs(work, exist_ok=True)
     obj = os.path.join(work, "model.o")
     for f in (obj, os.path.join(work, "model.h")):
         if os.path.exists(f):
             os.remove(f)
+    csrc = os.path.join(work, "model.c")
     cmd = [nnllc, os.path.join(model_dir, "model.json")] + target.nnllc_flags + \
-        ["-filetype=obj", "-name=model", "-o", obj]
+        (["-filetype=c", "-name=model", "-o", csrc] if backend == "c" else ["-filetype=obj", "-name=model", "-o", obj])
     rc, out = sh(cmd, 900)
     if rc != 0:
         res["note"] = "nnllc failed: " + " ".join(cmd) + "\n" + tail(out)
         return res
+    if backend == "c":
+        ccmd = target.cc + target.cflags + C_BACKEND_FLAGS + ["-c", csrc, "-o", obj]
+        rc, out = sh(ccmd, 3600)
+        if rc != 0:
+            res["note"] = "compiling model.c failed: " + " ".join(ccmd) + "\n" + tail(out)
+            return res
     header = os.path.join(work, "model.h")
     try:
         dflags = [f'-DNNL_MODEL_HEADER="model.h"'] + parse_header(header)
@@ -353,6 +368,7 @@ def run_cell(model_dir, cls, target, args, nnllc, run_args=()):
         return res
     ok, worst, msg = compare(r["samples"], refs)
     res["err"] = worst
+    res["y"] = {i: s["y"] for i, s in r["samples"].items()}
     instr = [s.get("instructions") for s in r["samples"].values() if s.get("instructions") is not None]
     res["instr"] = max(instr) if instr else None
     ts = [s.get("time_ns") for s in r["samples"].values() if s.get("time_ns") is not None]
@@ -512,14 +528,61 @@ def run_bank(args, targets, run_args_for=lambda t: ()):
     cells.sort(key=lambda ct: (not ct[1].mcu, ct[0] not in ("MobileNetV1", "ResNet8", "DSCNN")))
     results = []
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
-        futs = [ex.submit(run_cell, dirs[c], c, t, args, nnllc, run_args_for(t)) for c, t in cells]
+        futs = [ex.submit(run_cell, dirs[c], c, t, args, nnllc, run_args_for(t), b)
+                for c, t in cells for b in backends(args)]
         for fu in concurrent.futures.as_completed(futs):
             r = fu.result()
             results.append(r)
             if args.verbose:
                 print(f"  {r['model']:14} {r['target']:10} {r['status']}  {r['note'].splitlines()[0] if r['note'] else ''}",
                       file=sys.stderr, flush=True)
-    return results, [c for _, c, _ in entries], nnllc
+    labels = [c + (" [C]" if b == "c" else "") for _, c, _ in entries for b in backends(args)]
+    return results, labels, nnllc
+
+
+def backends(args):
+    b = getattr(args, "backend", "llvm")
+    return ["llvm", "c"] if b == "both" else [b]
+
+
+def compare_backends(results):
+    """--backend both: the C backend's outputs against LLVM's, per model and target.
+    Bit-identical is expected (same loop IR, same semantics); within C_RTOL is
+    reported, beyond it the C cell fails. Prints one line per pair."""
+    llvm = {(r["model"], r["target"]): r for r in results if r.get("backend") == "llvm"}
+    same = close = differ = 0
+    print("\nC backend vs LLVM backend (same inputs, per model and target):")
+    for r in results:
+        if r.get("backend") != "c":
+            continue
+        o = llvm.get((r["model"][:-len(" [C]")], r["target"]))
+        if not o or r["y"] is None or o["y"] is None:
+            continue
+        worst, bits = 0.0, True
+        for i, y in o["y"].items():
+            yc = r["y"].get(i)
+            if yc is None or yc.shape != y.shape:
+                worst, bits = float("inf"), False
+                break
+            if yc.tobytes() != y.tobytes():
+                bits = False
+                a, b = y.astype(np.float64), yc.astype(np.float64)
+                nan = np.isnan(a) & np.isnan(b)
+                d = np.where(nan, 0.0, np.abs(a - b))
+                worst = max(worst, float(np.max(d)) / max(1.0, float(np.max(np.abs(np.where(nan, 0.0, a))))))
+        if bits:
+            same += 1
+            verdict = "bit-identical"
+        elif worst <= C_RTOL:
+            close += 1
+            verdict = f"differs, max rel {worst:.2e} (within {C_RTOL:g})"
+        else:
+            differ += 1
+            verdict = f"DIFFERS, max rel {worst:.2e}"
+            r["status"] = FAIL
+            r["note"] = f"C output differs from LLVM's: max rel {worst:.3g}" + ("; " + r["note"] if r["note"] else "")
+        print(f"  {r['model'][:-4]:14} {r['target']:10} {verdict}")
+    print(f"{same} bit-identical, {close} within {C_RTOL:g}, {differ} beyond")
 
 
 def parse_args(argv=None, description=__doc__, extra=()):
@@ -535,6 +598,9 @@ def parse_args(argv=None, description=__doc__, extra=()):
     ap.add_argument("--workdir", default=os.path.join(REPO, "build", "run_bank"))
     ap.add_argument("--nnllc", default=None, help="path of nnllc (default: $NNLLC or build/bin/nnllc)")
     ap.add_argument("--x86-march", default="native", help="nnllc -march for the x86-64 target (native or x86-64)")
+    ap.add_argument("--backend", choices=["llvm", "c", "both"], default="llvm",
+                    help="nnllc's LLVM objects, its C output (-filetype=c) built with the target's cc, or both "
+                         "compared with each other")
     ap.add_argument("--fresh", action="store_true", help="re-export the bank even if an export is up to date")
     ap.add_argument("--strict", action="store_true", help="a skip (missing tool or nnllc) is a failure")
     ap.add_argument("--self-test", action="store_true", help="prove the board recipes with a hand-written C model")
@@ -561,6 +627,8 @@ def main():
         return self_test(args, targets)
     t0 = time.time()
     results, models, _ = run_bank(args, targets)
+    if args.backend == "both":
+        compare_backends(results)
     print_tables(results, models, list(targets))
     print(f"\n(total {time.time() - t0:.0f} s)")
     return summary(results, args.strict)
