@@ -16,16 +16,26 @@
  *           labelled "<id or output tensor> (<Op>)".
  *
  * Per op family (all float math in f32 unless the interpreter uses double):
- *   Conv1d/2d   loops n, group, oc, oh, ow; f32 accumulator from 0, taps in
- *               (ic, kh, kw) order, bias added last (as eval_conv). The output
- *               plane is split into border rows/columns and the interior: the
- *               interior has constant tap bounds (no checks), the border
- *               clamps the tap loops with max/min bounds computed once per
- *               output row/column. Depthwise (Cg = 1, Og = 1) is the same nest
- *               with the ic and oc loops gone; a 1×1 stride-1 unpadded conv is
- *               a matmul over the flattened plane (no border).
- *   Linear      acc = 0; acc += x[i]·W[o·in + i]; y = acc + b[o].
- *   Pools       the same border/interior split; max keeps the first NaN
+ *   Conv1d/2d   per image (one top-level loop n): a padded conv first copies
+ *               the image into a zero-padded arena buffer "<y>_pad" (border
+ *               ring zeroed, inside copied), so every output has all its taps
+ *               and no bound is computed. Then register blocks of 4 output
+ *               channels × 4 columns of a row (8 columns when a group has
+ *               one output channel: depthwise): 16 f32 accumulators from 0,
+ *               taps in (ic, kh, kw) order, bias added last (as eval_conv;
+ *               the padding adds w·0 terms, which change a sum only in the
+ *               sign of a zero, or give NaN for an inf/NaN weight as
+ *               PyTorch's im2col does). Weights are re-laid out ("<w>_blk")
+ *               so a block's 4 weights of one tap are contiguous. A 1×1
+ *               stride-1 unpadded conv is a matmul over the flattened plane.
+ *               Remainder channels/columns are static blocks after the loops.
+ *   Linear      blocks of 16 outputs (per row): acc_j = 0; acc_j += x[k]·W[o_j][k]
+ *               for k ascending, one x load per k; y = acc + b. The weight
+ *               is re-laid out per block ("<w>_blk": k-major, 16 wide).
+ *   Pools       the output plane split into border rows/columns, which clamp
+ *               the tap bounds, and the interior, whose tap bounds are
+ *               constant (no padded copy: max must skip, not see, padding);
+ *               max keeps the first NaN
  *               (select(v > m || v != v)), avg divides once by the window size
  *               (count_include_pad or taps inside), adaptive avg over static
  *               windows (/ kh / kw), global adaptive avg sums in f64.
@@ -527,6 +537,8 @@ static void window_regions(Lower *L, LStmtList *to, const WAx *ah, const WAx *aw
 
 /* ---- conv ------------------------------------------------------------------- */
 
+static void block_rows(const Tensor *T, int64_t rows, int64_t cols, int64_t ob, int64_t base, float *v);
+
 struct Pix {
 	int x, w, b, y;
 	int64_t C, Cg, O, H, W, OH, OW, KH, KW;
@@ -536,35 +548,6 @@ struct Pix {
 	Aff bb;
 	int max, include_pad;
 };
-
-static void conv_pix(Lower *L, LStmtList *to, const Pix *c, Ix oh, Ix ow, const Bnd *bh, const Bnd *bw)
-{
-	int acc = let(L, to, "acc", F(L, LT_F32, 0));
-	Ix ic, kh, kw;
-	LStmtList *l = FOR(L, to, "ic", 0, c->Cg, &ic);
-	l = tap_loop(L, l, "kh", bh, &kh);
-	l = tap_loop(L, l, "kw", bw, &kw);
-	Aff xi = c->xb, wi = c->wb;
-	aff_add(&xi, ic, c->H * c->W);
-	aff_add(&xi, oh, c->ah->s * c->W);
-	aff_add(&xi, kh, c->ah->d * c->W);
-	aff_add(&xi, ow, c->aw->s);
-	aff_add(&xi, kw, c->aw->d);
-	xi.c -= c->ah->p * c->W + c->aw->p;
-	aff_add(&wi, ic, c->KH * c->KW);
-	aff_add(&wi, kh, c->KW);
-	aff_add(&wi, kw, 1);
-	if (l != &L->sink)
-		set(L, l, acc,
-		    BIN(L, LO_ADD, V(L, acc), BIN(L, LO_MUL, LD(L, c->w, AFF(L, &wi)), LD(L, c->x, AFF(L, &xi)))));
-	Aff yi = c->yb;
-	aff_add(&yi, oh, c->OW);
-	aff_add(&yi, ow, 1);
-	LExpr *v = V(L, acc);
-	if (c->b >= 0)
-		v = BIN(L, LO_ADD, v, LD(L, c->b, AFF(L, &c->bb)));
-	store(L, to, c->y, AFF(L, &yi), v);
-}
 
 static int get_padding(Lower *L, const Node *n, int nd, const int64_t *in, const int64_t *k, const int64_t *s,
                        const int64_t *d, int64_t *pb, int64_t *pe)
@@ -596,6 +579,139 @@ static void lift(int nd, const int64_t *a, int64_t *dst, int64_t f)
 	dst[1] = nd == 1 ? a[0] : a[1];
 }
 
+/* The conv kernel (see lower_conv). */
+#define CONV_OB 4     /* output channels per register block */
+#define CONV_PB 4     /* output columns per register block */
+#define CONV_PB_DW 8  /* output columns per block when a group has one output channel */
+
+typedef struct ConvK {
+	int x, w, b, y;  /* x: the input, or its zero-padded copy */
+	int blk;         /* w is re-laid out by block_rows (else the original [O][Cg][KH][KW]) */
+	int64_t C, Cg, O, Og, H, W, OH, OW, KH, KW, sh, sw, dh, dw, OB, PB;
+} ConvK;
+
+/* One register block: output channels oc0 + b (b < bw) of group g, where
+ * oc0 = ocb·OB + oc_c, row oh, columns ow0 + j (j < pw), ow0 = owb·PB + ow_c.
+ * bw·pw accumulators from 0 get w·x for ic, kh, kw in order, then the bias:
+ * each output's float operations are the interpreter's (eval_conv), in its
+ * order. */
+static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix xin, Ix g, Ix ocb, int64_t oc_c,
+                       int64_t bw, Ix oh, Ix owb, int64_t ow_c, int64_t pw)
+{
+	int acc[CONV_OB * CONV_PB_DW];
+	for (int64_t i = 0; i < bw * pw; i++)
+		acc[i] = let(L, to, "acc", F(L, LT_F32, 0.0));
+	Ix ic, kh, kw;
+	LStmtList *l = FOR(L, to, "ic", 0, k->Cg, &ic);
+	l = FOR(L, l, "kh", 0, k->KH, &kh);
+	l = FOR(L, l, "kw", 0, k->KW, &kw);
+	if (l != &L->sink) {
+		int xv[CONV_PB_DW];
+		for (int64_t j = 0; j < pw; j++) {
+			Aff xi = aff((ow_c + j) * k->sw);
+			aff_add(&xi, xin, k->C * k->H * k->W);
+			aff_add(&xi, g, k->Cg * k->H * k->W);
+			aff_add(&xi, ic, k->H * k->W);
+			aff_add(&xi, oh, k->sh * k->W);
+			aff_add(&xi, kh, k->dh * k->W);
+			aff_add(&xi, owb, k->PB * k->sw);
+			aff_add(&xi, kw, k->dw);
+			xv[j] = let(L, l, "x", LD(L, k->x, AFF(L, &xi)));
+		}
+		int64_t taps = k->Cg * k->KH * k->KW;
+		for (int64_t bi = 0; bi < bw; bi++) {
+			Aff wi = aff(0);
+			aff_add(&wi, g, k->Og * taps);
+			aff_add(&wi, ocb, k->OB * taps);
+			if (k->blk) { /* block base (oc0·taps), then (ic, kh, kw)·bw + b */
+				wi.c += oc_c * taps + bi;
+				aff_add(&wi, ic, k->KH * k->KW * bw);
+				aff_add(&wi, kh, k->KW * bw);
+				aff_add(&wi, kw, bw);
+			} else {
+				wi.c += (oc_c + bi) * taps;
+				aff_add(&wi, ic, k->KH * k->KW);
+				aff_add(&wi, kh, k->KW);
+				aff_add(&wi, kw, 1);
+			}
+			int wv = let(L, l, "w", LD(L, k->w, AFF(L, &wi)));
+			for (int64_t j = 0; j < pw; j++)
+				set(L, l, acc[bi * pw + j],
+				    BIN(L, LO_ADD, V(L, acc[bi * pw + j]), BIN(L, LO_MUL, V(L, wv), V(L, xv[j]))));
+		}
+	}
+	for (int64_t bi = 0; bi < bw; bi++)
+		for (int64_t j = 0; j < pw; j++) {
+			Aff ch = aff(oc_c + bi);
+			aff_add(&ch, g, k->Og);
+			aff_add(&ch, ocb, k->OB);
+			Aff yi = aff((oc_c + bi) * k->OH * k->OW + ow_c + j), bix = ch;
+			aff_add(&yi, in, k->O * k->OH * k->OW);
+			aff_add(&yi, g, k->Og * k->OH * k->OW);
+			aff_add(&yi, ocb, k->OB * k->OH * k->OW);
+			aff_add(&yi, oh, k->OW);
+			aff_add(&yi, owb, k->PB);
+			LExpr *v = V(L, acc[bi * pw + j]);
+			if (k->b >= 0)
+				v = BIN(L, LO_ADD, v, LD(L, k->b, AFF(L, &bix)));
+			store(L, to, k->y, AFF(L, &yi), v);
+		}
+}
+
+/* Zero-padded copy of image `in` of x (C planes H×W) into P (C planes
+ * HP×WP, the input at row pt, column pl): the border ring is zeroed, the
+ * inside copied, every element written once. */
+static void pad_copy(Lower *L, LStmtList *to, int xb, int pb, Ix in, int64_t C, int64_t H, int64_t W, int64_t HP,
+                     int64_t WP, int64_t pt, int64_t pl)
+{
+	Ix c, i, j;
+	LStmtList *l = FOR(L, to, "c", 0, C, &c);
+	int64_t rows[2][2] = {{0, pt}, {pt + H, HP}};
+	for (int r = 0; r < 2; r++) { /* top and bottom border rows */
+		LStmtList *l1 = FOR(L, l, "i", rows[r][0], rows[r][1], &i);
+		l1 = FOR(L, l1, "j", 0, WP, &j);
+		if (l1 == &L->sink)
+			continue;
+		Aff pi = aff(0);
+		aff_add(&pi, c, HP * WP);
+		aff_add(&pi, i, WP);
+		aff_add(&pi, j, 1);
+		store(L, l1, pb, AFF(L, &pi), F(L, LT_F32, 0.0));
+	}
+	LStmtList *l1 = FOR(L, l, "i", pt, pt + H, &i);
+	int64_t cols[3][2] = {{0, pl}, {pl, pl + W}, {pl + W, WP}};
+	for (int k = 0; k < 3; k++) {
+		LStmtList *l2 = FOR(L, l1, "j", cols[k][0], cols[k][1], &j);
+		if (l2 == &L->sink)
+			continue;
+		Aff pi = aff(0);
+		aff_add(&pi, c, HP * WP);
+		aff_add(&pi, i, WP);
+		aff_add(&pi, j, 1);
+		LExpr *v = F(L, LT_F32, 0.0);
+		if (k == 1) {
+			Aff xi = aff(-pt * W - pl);
+			aff_add(&xi, in, C * H * W);
+			aff_add(&xi, c, H * W);
+			aff_add(&xi, i, W);
+			aff_add(&xi, j, 1);
+			v = LD(L, xb, AFF(L, &xi));
+		}
+		store(L, l2, pb, AFF(L, &pi), v);
+	}
+}
+
+/* Conv1d/2d. A padded conv first copies its input (per image) into a
+ * zero-padded arena buffer, so every output has all its taps and no tap
+ * bound is ever computed (the added w·0 terms are ±0 and leave a sum
+ * unchanged unless it is zero; a weight of inf or NaN then gives NaN, as in
+ * PyTorch's im2col path). The outputs are computed in register blocks of
+ * OB output channels × PB columns of a row (conv_block): the weights of a
+ * block are re-laid out so the OB weights of one tap are contiguous, each x
+ * load serves OB outputs and each weight load PB outputs. A 1×1 stride-1
+ * unpadded conv is a matmul over the flattened plane (the PB columns run
+ * across rows). Full blocks are loops, the remainders (O % OB channels,
+ * OW % PB columns) static blocks after them. */
 static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 {
 	const Block *b = L->b;
@@ -607,19 +723,13 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	    get_padding(L, n, nd, x->shape + 2, w->shape + 2, s, d, pb, pe) < 0)
 		return -1;
 	int64_t G = node_attr(n, "groups")->i[0];
-	Pix c;
-	memset(&c, 0, sizeof c);
-	c.x = buf_of(L, n->in[0], 1);
-	c.w = buf_of(L, n->in[1], 1);
-	c.b = n->n_in > 2 ? buf_of(L, n->in[2], 1) : -1;
-	c.y = out_of(L, n);
-	if (c.x < 0 || c.w < 0 || c.y < 0 || (n->n_in > 2 && c.b < 0))
-		return -1;
+	ConvK k;
+	memset(&k, 0, sizeof k);
 	int64_t N = x->shape[0];
-	c.C = x->shape[1];
-	c.O = w->shape[0];
-	c.Cg = c.C / G;
-	int64_t Og = c.O / G;
+	k.C = x->shape[1];
+	k.O = w->shape[0];
+	k.Cg = k.C / G;
+	k.Og = k.O / G;
 	int64_t in2[2], k2[2], s2[2], d2[2], pb2[2], pe2[2], o2[2];
 	lift(nd, x->shape + 2, in2, 1);
 	lift(nd, w->shape + 2, k2, 1);
@@ -628,42 +738,89 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	lift(nd, pb, pb2, 0);
 	lift(nd, pe, pe2, 0);
 	lift(nd, y->shape + 2, o2, 1);
-	c.KH = k2[0];
-	c.KW = k2[1];
 	int64_t HW = in2[0] * in2[1], OHW = o2[0] * o2[1];
-	if (k2[0] == 1 && k2[1] == 1 && s2[0] == 1 && s2[1] == 1 && !pb2[0] && !pb2[1] && !pe2[0] && !pe2[1]) {
+	int padded = pb2[0] || pb2[1] || pe2[0] || pe2[1];
+	if (k2[0] == 1 && k2[1] == 1 && s2[0] == 1 && s2[1] == 1 && !padded) {
 		/* pointwise: a matmul over the flattened plane */
 		in2[0] = o2[0] = 1;
 		in2[1] = o2[1] = HW;
 	}
-	WAx ah = {in2[0], o2[0], k2[0], s2[0], d2[0], pb2[0], pe2[0]};
-	WAx aw = {in2[1], o2[1], k2[1], s2[1], d2[1], pb2[1], pe2[1]};
-	c.H = in2[0];
-	c.W = in2[1];
-	c.OH = o2[0];
-	c.OW = o2[1];
-	c.ah = &ah;
-	c.aw = &aw;
-	if (N == 0 || c.O == 0 || OHW == 0)
+	int64_t taps = k.Cg * k2[0] * k2[1];
+	k.OB = k.Og < CONV_OB ? k.Og : CONV_OB;
+	k.PB = k.Og == 1 ? CONV_PB_DW : CONV_PB;
+	k.blk = w->data != NULL && k.OB > 1 && taps > 0;
+	k.x = buf_of(L, n->in[0], 1);
+	if (k.blk) {
+		float *v = nnl_malloc((size_t)(k.O * taps) * sizeof *v);
+		if (!v) {
+			L->oom = 1;
+			return -1;
+		}
+		for (int64_t gi = 0; gi < G; gi++)
+			block_rows(w, k.Og, taps, k.OB, gi * k.Og * taps, v + gi * k.Og * taps);
+		k.w = const_f32(L, w->name, "_blk", v, k.O * taps);
+	} else {
+		k.w = buf_of(L, n->in[1], 1);
+	}
+	k.b = n->n_in > 2 ? buf_of(L, n->in[2], 1) : -1;
+	k.y = out_of(L, n);
+	if (k.x < 0 || k.w < 0 || k.y < 0 || (n->n_in > 2 && k.b < 0))
+		return -1;
+	if (N == 0 || k.O == 0 || OHW == 0)
 		return 0;
-	Ix in, g, ocg;
-	LStmtList *l = FOR(L, to, "n", 0, N, &in);
+	int64_t HP = in2[0] + pb2[0] + pe2[0], WP = in2[1] + pb2[1] + pe2[1];
+	int pbuf = -1;
+	if (padded) {
+		const Tensor *yt = &b->tensors[n->out];
+		pbuf = add_buf(L, yt->name, "_pad", LB_ARENA, LT_F32, k.C * HP * WP);
+		if (pbuf < 0)
+			return -1;
+	}
+	k.H = padded ? HP : in2[0];
+	k.W = padded ? WP : in2[1];
+	k.OH = o2[0];
+	k.OW = o2[1];
+	k.KH = k2[0];
+	k.KW = k2[1];
+	k.sh = s2[0];
+	k.sw = s2[1];
+	k.dh = d2[0];
+	k.dw = d2[1];
+	Ix in, g;
+	/* always a loop, even of one image: the node stays one top-level statement */
+	LStmtList *l = FORE(L, to, "n", I(L, 0), I(L, N), &in);
+	if (N == 1) { /* indices without the variable of a one-iteration loop (as FOR) */
+		in.var = -1;
+		in.c = 0;
+	}
+	if (padded) {
+		pad_copy(L, l, k.x, pbuf, in, k.C, in2[0], in2[1], HP, WP, pb2[0], pb2[1]);
+		k.x = pbuf;
+	}
+	Ix in_pad = in; /* the image index in x: 0 in the padded copy, which holds one image */
+	if (padded) {
+		in_pad.var = -1;
+		in_pad.c = 0;
+	}
 	l = FOR(L, l, "g", 0, G, &g);
-	l = FOR(L, l, "oc", 0, Og, &ocg);
-	c.xb = aff(0);
-	aff_add(&c.xb, in, c.C * HW);
-	aff_add(&c.xb, g, c.Cg * HW);
-	c.wb = aff(0);
-	aff_add(&c.wb, g, Og * c.Cg * c.KH * c.KW);
-	aff_add(&c.wb, ocg, c.Cg * c.KH * c.KW);
-	c.yb = aff(0);
-	aff_add(&c.yb, in, c.O * OHW);
-	aff_add(&c.yb, g, Og * OHW);
-	aff_add(&c.yb, ocg, OHW);
-	c.bb = aff(0);
-	aff_add(&c.bb, g, Og);
-	aff_add(&c.bb, ocg, 1);
-	window_regions(L, l, &ah, &aw, 0, conv_pix, &c);
+	int64_t onf = k.Og / k.OB, orem = k.Og % k.OB, wnf = k.OW / k.PB, wrem = k.OW % k.PB;
+	for (int po = 0; po < 2; po++) {
+		Ix ocb = {-1, 0};
+		LStmtList *l1 = po == 0 ? FOR(L, l, "ocb", 0, onf, &ocb) : orem ? l : &L->sink;
+		if (l1 == &L->sink)
+			continue;
+		int64_t oc_c = po == 0 ? 0 : onf * k.OB, bw = po == 0 ? k.OB : orem;
+		Ix oh;
+		LStmtList *l2 = FOR(L, l1, "oh", 0, k.OH, &oh);
+		for (int pw = 0; pw < 2; pw++) {
+			Ix owb = {-1, 0};
+			LStmtList *l3 = pw == 0 ? FOR(L, l2, "owb", 0, wnf, &owb) : wrem ? l2 : &L->sink;
+			if (l3 == &L->sink)
+				continue;
+			conv_block(L, l3, &k, in, in_pad, g, ocb, oc_c, bw, oh, owb, pw == 0 ? 0 : wnf * k.PB,
+			           pw == 0 ? k.PB : wrem);
+		}
+	}
 	return 0;
 }
 
@@ -869,19 +1026,15 @@ static int lower_adaptive(Lower *L, const Node *n, LStmtList *to)
 /* A constant weight matrix W[rows][cols] re-laid out in row blocks of width
  * ob: block j (rows r0 = j·ob .. r0 + bw, bw = min(ob, rows - r0)) starts at
  * r0·cols and holds W[r0 + b][k] at r0·cols + k·bw + b, so the bw weights one
- * k step needs are contiguous. NULL on out of memory. */
-static float *block_rows(const Tensor *T, int64_t rows, int64_t cols, int64_t ob)
+ * k step needs are contiguous. Reads T from element base, writes v. */
+static void block_rows(const Tensor *T, int64_t rows, int64_t cols, int64_t ob, int64_t base, float *v)
 {
-	float *v = nnl_malloc((size_t)(rows * cols) * sizeof *v);
-	if (!v)
-		return NULL;
 	for (int64_t r0 = 0; r0 < rows; r0 += ob) {
 		int64_t bw = rows - r0 < ob ? rows - r0 : ob;
 		for (int64_t b = 0; b < bw; b++)
 			for (int64_t k = 0; k < cols; k++)
-				v[r0 * cols + k * bw + b] = (float)dtype_get(T->dtype, T->data, (r0 + b) * cols + k);
+				v[r0 * cols + k * bw + b] = (float)dtype_get(T->dtype, T->data, base + (r0 + b) * cols + k);
 	}
-	return v;
 }
 
 /* Linear with a constant weight: per row, blocks of LIN_OB outputs; the k
@@ -907,11 +1060,12 @@ static int lower_linear(Lower *L, const Node *n, LStmtList *to)
 	int wb = -1;
 	int blocked = w->data != NULL && inf > 0 && outf > 1;
 	if (blocked) {
-		float *v = block_rows(w, outf, inf, LIN_OB);
+		float *v = nnl_malloc((size_t)(outf * inf) * sizeof *v);
 		if (!v) {
 			L->oom = 1;
 			return -1;
 		}
+		block_rows(w, outf, inf, LIN_OB, 0, v);
 		wb = const_f32(L, w->name, "_blk", v, outf * inf);
 	} else {
 		wb = buf_of(L, n->in[1], 1);
@@ -925,6 +1079,10 @@ static int lower_linear(Lower *L, const Node *n, LStmtList *to)
 	/* always a loop, even of one row: the node stays one top-level statement
 	 * (what the loop passes see as its nest) */
 	LStmtList *l = FORE(L, to, "r", I(L, 0), I(L, rows), &r);
+	if (rows == 1) { /* indices without the variable of a one-iteration loop (as FOR) */
+		r.var = -1;
+		r.c = 0;
+	}
 	if (!blocked) {
 		l = FOR(L, l, "o", 0, outf, &o);
 		if (l == &L->sink)
