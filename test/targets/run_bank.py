@@ -355,6 +355,8 @@ def run_cell(model_dir, cls, target, args, nnllc, run_args=(), backend="llvm"):
         return res
     res["text"], res["rodata"] = section_sizes(obj)
     nsamp = args.mcu_samples if target.mcu else args.samples
+    if cls in NO_FIT_MCU and target.name != "x86-64":
+        nsamp = min(nsamp, args.big_samples)  # seconds of qemu-user per sample
     refdir = os.path.join(model_dir, "reference")
     inputs = [np.load(os.path.join(refdir, f"input_{i}.npy")) for i in range(nsamp)]
     refs = [np.load(os.path.join(refdir, f"output_{i}.npy")) for i in range(nsamp)]
@@ -594,6 +596,8 @@ def parse_args(argv=None, description=__doc__, extra=()):
     ap.add_argument("--models", default="", help="comma-separated bank class names (default: all)")
     ap.add_argument("--samples", type=int, default=2, help="reference samples per model on hosted targets")
     ap.add_argument("--mcu-samples", type=int, default=1, help="reference samples per model on thumbv7em/riscv32")
+    ap.add_argument("--big-samples", type=int, default=1,
+                    help="samples for resnet18/mobilenet_v2 on the qemu-user targets (aarch64, riscv64)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--workdir", default=os.path.join(REPO, "build", "run_bank"))
     ap.add_argument("--nnllc", default=None, help="path of nnllc (default: $NNLLC or build/bin/nnllc)")
