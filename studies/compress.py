@@ -176,7 +176,7 @@ def study_lowrank(ctx, jobs):
         lines.append(f"| {r['tag']} | `{r['passes']}` | {lin:,} | {r['params']:,} | {r['macs']:,} | {r['acc']:.2f} | "
                      f"{r['acc'] - base['acc']:+.2f} | {fmt(r['flash'])} | {fmt(r['instr'])} | "
                      f"{'; '.join(l['note'] for l in r['layers'] if l['action'] == 'factorized')} |")
-    rk = [r for r in res if r["tag"].startswith("lr-r") and "fc2" not in r["tag"]]
+    rk = sorted([r for r in res if r["tag"].startswith("lr-r") and "fc2" not in r["tag"]], key=lambda r: int(r["tag"][4:]))
     plot(os.path.join(DOCS, "lowrank.png"), [int(r["tag"][4:]) for r in rk], [("classifier.1 rank d", [r["acc"] for r in rk], "o-"),
          ("no factorization", [base["acc"]] * len(rk), "k--")], "rank d of classifier.1 (64 x 1568)",
          "Fashion-MNIST: top-1 vs rank (no retraining)")
