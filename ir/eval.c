@@ -8,6 +8,7 @@
  * widened to float32 once per call.
  */
 #include "ir.h"
+#include "quant.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +34,14 @@ static int eval_block(const Model *m, int bi, const void *x, void **y_out, Diag 
 		OpCtx c = {d, file, bi, n};
 		const Tensor *in[64];
 		void *in_data[64];
+		for (int i = 0; i < n->n_in; i++)
+			in[i] = &b->tensors[n->in[i]];
+		/* Integer inputs select the quantized kernel (quant.h): nothing is widened. */
+		const int q = quant_selected(n->op, in, n->n_in);
 		for (int i = 0; i < n->n_in; i++) {
-			const Tensor *t = &b->tensors[n->in[i]];
-			in[i] = t;
+			const Tensor *t = in[i];
 			in_data[i] = buf[n->in[i]];
-			if ((op_info(n->op)->flags & OPF_FLOAT) && t->dtype != DT_FLOAT32) {
+			if (!q && (op_info(n->op)->flags & OPF_FLOAT) && t->dtype != DT_FLOAT32) {
 				int64_t ne = tensor_numel(t);
 				float *w = nnl_malloc((size_t)ne * sizeof *w);
 				if (!w) {
@@ -59,7 +63,7 @@ static int eval_block(const Model *m, int bi, const void *x, void **y_out, Diag 
 		}
 		buf[n->out] = ob;
 		owned[n->out] = 1;
-		int r = op_eval_fn(n->op)(&c, (const Tensor *const *)in, in_data, o, ob);
+		int r = (q ? quant_eval : op_eval_fn(n->op))(&c, (const Tensor *const *)in, in_data, o, ob);
 		for (int i = 0; i < n->n_in; i++) {
 			free(widened[i]);
 			widened[i] = NULL;

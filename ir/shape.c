@@ -7,6 +7,7 @@
  *           declared tensors against inferred ones, block and model headers.
  */
 #include "ir.h"
+#include "quant.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -175,13 +176,15 @@ static int infer_block(Model *m, int bi, Diag *d)
 		}
 		for (int i = 0; i < n->n_in; i++)
 			in[i] = &b->tensors[n->in[i]];
-		if (check_input_types(&c, in, n->n_in) < 0)
+		/* Integer inputs select the quantized variant of an op (quant.h). */
+		int q = quant_selected(n->op, (const Tensor *const *)in, n->n_in);
+		if ((q ? quant_check_types(&c, in, n->n_in) : check_input_types(&c, in, n->n_in)) < 0)
 			return -1;
 		Tensor *out = &b->tensors[n->out];
 		/* Keep a declaration to compare against. */
 		Tensor decl = *out;
-		out->dtype = (o->flags & OPF_FLOAT) ? DT_FLOAT32 : in[0]->dtype;
-		if (op_infer_fn(n->op)(&c, in, out) < 0)
+		out->dtype = (o->flags & OPF_FLOAT) && !q ? DT_FLOAT32 : in[0]->dtype;
+		if (op_infer_fn(n->op)(&c, in, out) < 0 || (q && quant_check_out(&c, in, n->n_in, out) < 0))
 			return -1;
 		int64_t ne = tensor_numel(out);
 		if (ne < 0 || ne > NNL_MAX_ELEMENTS) {
