@@ -11,6 +11,7 @@ when fused code is slower than unfused anywhere (the goal of issue 5) or a
 cell failed.
 
   /usr/bin/python3 bench/fusion.py [--targets thumbv7em,riscv32] [--models ...]
+  --disable licm,cse   compare against -disable-pass=licm,cse instead (any loop passes)
 """
 import copy
 import os
@@ -31,7 +32,8 @@ def main():
     argv = sys.argv[1:]
     if not any(a.startswith("--targets") for a in argv):
         argv = ["--targets", "thumbv7em,riscv32"] + argv
-    args = run_bank.parse_args(argv, description=__doc__)
+    args = run_bank.parse_args(argv, description=__doc__, extra=[("--disable", dict(
+        default="fuse", help="loop passes the baseline run disables (default: fuse)"))])
     targets = run_bank.select_targets(args)
     root = args.workdir
     args.workdir = os.path.join(root, "fused")
@@ -39,7 +41,7 @@ def main():
     unf_targets = {}
     for n, t in targets.items():
         u = copy.copy(t)
-        u.nnllc_flags = list(t.nnllc_flags) + ["-disable-pass=fuse"]
+        u.nnllc_flags = list(t.nnllc_flags) + [f"-disable-pass={args.disable}"]
         unf_targets[n] = u
     args2 = copy.copy(args)
     args2.workdir = os.path.join(root, "unfused")
@@ -47,9 +49,10 @@ def main():
     F = {(r["model"], r["target"]): r for r in fused}
     U = {(r["model"], r["target"]): r for r in unfused}
     w = max([len(m) for m in models] + [5])
-    print(f"\nfusion: nnllc {nnllc}; instructions per inference from QEMU -icount shift=0")
-    print(f"{'model':{w}}  {'target':10} {'unfused':>14} {'fused':>14} {'ratio':>7} "
-          f"{'.text unf':>10} {'.text fused':>11}  result")
+    print(f"\nnnllc {nnllc} with and without -disable-pass={args.disable}; "
+          "instructions per inference from QEMU -icount shift=0")
+    print(f"{'model':{w}}  {'target':10} {'without':>14} {'with':>14} {'ratio':>7} "
+          f"{'.text w/o':>10} {'.text with':>11}  result")
     bad = 0
     for m in models:
         for t in targets:
@@ -69,7 +72,8 @@ def main():
                 bad += 1
             print(f"{m:{w}}  {t:10} {fmt(u['instr']):>14} {fmt(f['instr']):>14} {ratio:>7} "
                   f"{fmt(u['text']):>10} {fmt(f['text']):>11}  {res}")
-    print(f"\n{bad} cell(s) slower with fusion or failing" if bad else "\nfused code is not slower anywhere")
+    print(f"\n{bad} cell(s) slower with {args.disable} or failing" if bad
+          else f"code with {args.disable} is not slower anywhere")
     return 1 if bad else 0
 
 
