@@ -8,6 +8,11 @@
  * and of the optimized one, run both with loop_eval on several random inputs
  * and require the outputs to have the same bits. The expected text must also
  * be a fixed point of print(parse(.)).
+ *
+ * Then the whole cleanup pipeline (fuse, fold, licm, cse, dce) on the
+ * lowering of every model in test/lower/ and test/ops/cases/ (every op and
+ * nest shape lowering makes), with the real const data: loop_eval on random
+ * inputs must give the same output bits before and after.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen.h"
+#include "frontend.h"
 #include "loop.h"
 #include "passes.h"
 
@@ -256,10 +263,98 @@ static void test_goldens(void **state)
 	assert_true(cases > 0);
 }
 
+static const char *const cleanup[] = {"fuse", "fold", "licm", "cse", "dce"};
+
+/* 1 compared, 0 skipped (the reference faults on random data), fails otherwise */
+static int pipeline_case(const char *path)
+{
+	Diag d;
+	diag_init(&d);
+	Model *m = json_load_model(path, &d);
+	if (!m) {
+		diag_print(&d, path);
+		fail_msg("%s: cannot load", path);
+	}
+	LProgram *ref = lower_model(m, &d), *opt = lower_model(m, &d);
+	if (!ref || !opt) {
+		/* a model lowering refuses is test_lower's business */
+		loop_free(ref);
+		loop_free(opt);
+		model_free(m);
+		diag_free(&d);
+		return 0;
+	}
+	LoopPassCtx c = {.opt_level = 3, .arena_align = 16, .verify_each = 1};
+	for (size_t i = 0; i < sizeof cleanup / sizeof *cleanup; i++) {
+		const LoopPassInfo *pi = find_pass(cleanup[i]);
+		assert_non_null(pi);
+		if (pi->fn(opt, &c, &d) < 0 || loop_verify(opt, &d) < 0) {
+			print_diag(&d);
+			fail_msg("%s: pass %s failed or does not verify", path, cleanup[i]);
+		}
+	}
+	int64_t ib = kind_bytes(ref, LB_INPUT), ob = kind_bytes(ref, LB_OUTPUT);
+	unsigned char *in = calloc((size_t)ib + 8, 1), *o1 = calloc((size_t)ob + 8, 1), *o2 = calloc((size_t)ob + 8, 1);
+	assert_true(in && o1 && o2);
+	int compared = 0;
+	for (int trial = 0; trial < 2; trial++) {
+		rng_state = 0xabcdefull + (uint64_t)trial;
+		make_input(ref, in);
+		Diag d1, d2;
+		diag_init(&d1);
+		diag_init(&d2);
+		int r1 = loop_eval(ref, in, o1, &d1);
+		if (r1 == 0) {
+			int r2 = loop_eval(opt, in, o2, &d2);
+			if (r2 != 0)
+				print_diag(&d2);
+			assert_int_equal(r2, 0);
+			if (memcmp(o1, o2, (size_t)ob) != 0)
+				fail_msg("%s: the cleanup passes changed the output bits", path);
+			compared = 1;
+		}
+		diag_free(&d1);
+		diag_free(&d2);
+	}
+	free(in);
+	free(o1);
+	free(o2);
+	loop_free(ref);
+	loop_free(opt);
+	model_free(m);
+	diag_free(&d);
+	return compared;
+}
+
+static void test_pipeline_on_lowerings(void **state)
+{
+	(void)state;
+	const char *dirs[] = {NNL_SOURCE_DIR "/test/lower", NNL_SOURCE_DIR "/test/ops/cases"};
+	int n = 0, cmp = 0;
+	for (int k = 0; k < 2; k++) {
+		DIR *dr = opendir(dirs[k]);
+		assert_non_null(dr);
+		struct dirent *e;
+		while ((e = readdir(dr))) {
+			size_t len = strlen(e->d_name);
+			if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+				continue;
+			char path[2048];
+			snprintf(path, sizeof path, "%s/%s", dirs[k], e->d_name);
+			cmp += pipeline_case(path);
+			n++;
+		}
+		closedir(dr);
+	}
+	fprintf(stderr, "cleanup pipeline: %d models lowered, %d compared bit for bit\n", n, cmp);
+	assert_true(cmp > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_goldens),
+		cmocka_unit_test(test_pipeline_on_lowerings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
