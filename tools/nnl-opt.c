@@ -10,6 +10,7 @@
  */
 #include "frontend.h"
 #include "gopt.h"
+#include "quantize.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,10 @@ static void usage(FILE *f)
 	        "  --calib IMAGES LABELS  IDX data for passes that measure accuracy (drop-layer auto=)\n"
 	        "  --limit N         only the first N samples of the data\n"
 	        "  --pixel-scale S   uint8 pixels × S (default 1/255)\n"
+	        "  --calibrate FILE  quantize: calibration samples, IDX images (.gz) or .npy\n"
+	        "  --calib-size N    quantize: number of calibration samples (default 1000)\n"
+	        "  --calib-method M  quantize: minmax, percentile or mse (default minmax)\n"
+	        "  --int8-io         quantize: integer model input and output\n"
 	        "  --rank-drop IMAGES LABELS  print the accuracy loss of removing each removable layer alone\n"
 	        "  --list-passes     the passes and their arguments\n");
 }
@@ -71,6 +76,7 @@ int main(int argc, char **argv)
 	const char *in = NULL, *out = NULL, *passes = NULL;
 	int force = 0, report = 0, rank = 0;
 	GoptData data = {NULL, NULL, 0, 1.0 / 255.0};
+	QuantizeOptions qopt = {NULL, 0, NULL, 0}; /* the quantize pass's calibration (opt/graph/quantize.h) */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -107,6 +113,19 @@ int main(int argc, char **argv)
 				fprintf(stderr, "%s: error: --pixel-scale %s: expected a positive number\n", prog, argv[i]);
 				return 2;
 			}
+		} else if (!strcmp(a, "--calibrate") && i + 1 < argc) {
+			qopt.calibrate = argv[++i];
+		} else if (!strcmp(a, "--calib-size") && i + 1 < argc) {
+			char *e;
+			qopt.calib_size = strtol(argv[++i], &e, 10);
+			if (*e || qopt.calib_size <= 0) {
+				fprintf(stderr, "%s: error: --calib-size %s: expected a positive integer\n", prog, argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(a, "--calib-method") && i + 1 < argc) {
+			qopt.method = argv[++i];
+		} else if (!strcmp(a, "--int8-io")) {
+			qopt.int8_io = 1;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "%s: error: unknown or incomplete option '%s' (see --help)\n", prog, a);
 			return 2;
@@ -137,6 +156,7 @@ int main(int argc, char **argv)
 		rc = rank_drop(m, &data, &d) < 0;
 		goto done;
 	}
+	gopt_quantize_set_options(&qopt);
 	if (gopt_run(m, &pl, &data, &r, &d) < 0)
 		goto done;
 	if (json_write_model(m, out, force, &d) < 0)
