@@ -4,9 +4,11 @@
  * 1 byte per column delta + the row starts, against 4 bytes per weight
  * dense: at 50 % zeros the layer's flash drops by ~37 %. The kernel walks
  * the nonzeros of each row with a running column (c += dcol[k]) so it does
- * one load of x, one of the value and one byte per nonzero — on Cortex-M4
- * cheaper than the dense loop from about 30 % zeros on (measured, see
- * docs/studies/pruning.md).
+ * one load of x, one of the value and one byte per nonzero: ~8.8 Cortex-M4
+ * instructions per nonzero against ~3.4 per weight for the dense blocked
+ * loop, so it is faster only from ~62 % zeros, while the storage is
+ * smaller from ~20 % (measured, docs/studies/pruning.md). nnllc
+ * -sparse-min=F chooses (default: whenever the storage is smaller).
  */
 #include "lower_sparse.h"
 
@@ -14,24 +16,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* nnllc -sparse-min=F; 0: whenever the sparse storage is smaller */
+static double sparse_min = 0.0;
+
+void lower_sparse_set_min(double f)
+{
+	sparse_min = f;
+}
+
+/* entries of the sparse storage of w: nonzeros plus the zero-valued fillers
+ * of gaps over 255 */
+static int64_t sparse_entries(const Tensor *w)
+{
+	int64_t outf = w->shape[0], inf = w->shape[1], ne = 0;
+	for (int64_t o = 0; o < outf; o++) {
+		int64_t prev = 0;
+		for (int64_t i = 0; i < inf; i++) {
+			if (dtype_get(w->dtype, w->data, o * inf + i) == 0.0)
+				continue;
+			ne += 1 + (i - prev) / 256;
+			prev = i;
+		}
+	}
+	return ne;
+}
+
 int lower_sparse_wanted(const Tensor *w)
 {
-	if (!w->data || w->rank != 2 || !dtype_is_float(w->dtype))
+	if (!w->data || w->rank != 2 || !dtype_is_float(w->dtype) || sparse_min > 1.0)
 		return 0;
-	double thr = 0.30;
-	const char *e = getenv("NNL_SPARSE_MIN");
-	if (e && *e) {
-		char *end;
-		double v = strtod(e, &end);
-		if (!*end)
-			thr = v;
-	}
 	int64_t n = tensor_numel(w), z = 0;
 	if (n <= 0)
 		return 0;
 	for (int64_t i = 0; i < n; i++)
 		z += dtype_get(w->dtype, w->data, i) == 0.0;
-	return (double)z / (double)n >= thr;
+	if (z == 0 || (double)z / (double)n < sparse_min)
+		return 0;
+	/* only where it shrinks the weight: 4 + 1 bytes per entry + the row
+	 * starts against 4 bytes per weight (f32 after lowering) */
+	int64_t ne = sparse_entries(w);
+	int64_t rowp = (w->shape[0] + 1) * (ne > 65535 ? 4 : 2);
+	return 5 * ne + rowp < 4 * n;
 }
 
 static int add_const(LProgram *p, const char *wname, const char *suffix, LType t, int64_t n, void *data)
@@ -61,17 +86,7 @@ static int add_const(LProgram *p, const char *wname, const char *suffix, LType t
 int lower_sparse_linear(LProgram *p, LStmtList *to, const Tensor *w, int64_t rows, int xb, int bb, int yb)
 {
 	int64_t outf = w->shape[0], inf = w->shape[1];
-	/* entries: nonzeros plus the zero-valued fillers of gaps over 255 */
-	int64_t ne = 0;
-	for (int64_t o = 0; o < outf; o++) {
-		int64_t prev = 0;
-		for (int64_t i = 0; i < inf; i++) {
-			if (dtype_get(w->dtype, w->data, o * inf + i) == 0.0)
-				continue;
-			ne += 1 + (i - prev) / 256;
-			prev = i;
-		}
-	}
+	int64_t ne = sparse_entries(w);
 	int wide = ne > 65535;
 	float *val = nnl_malloc((size_t)(ne ? ne : 1) * sizeof *val);
 	unsigned char *dc = nnl_malloc((size_t)(ne ? ne : 1));

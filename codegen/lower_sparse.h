@@ -7,10 +7,16 @@
 #include "loop.h"
 
 /* Should weight w (out × in, a float type) be stored sparsely? True when its
- * fraction of zeros reaches the threshold: 0.30 by default (measured on
- * Cortex-M4: docs/studies/pruning.md), NNL_SPARSE_MIN=<fraction> in the
- * environment to override (NNL_SPARSE_MIN=2 turns the sparse path off). */
+ * fraction of zeros reaches the -sparse-min threshold AND the sparse storage
+ * is smaller than the dense one (5 bytes per entry + row starts vs 4 per
+ * weight, i.e. from ~20 % zeros). The sparse kernel is slower than the dense
+ * one below ~62 % zeros on Cortex-M4 (docs/studies/pruning.md): the
+ * threshold trades flash for speed. */
 int lower_sparse_wanted(const Tensor *w);
+
+/* The threshold (nnllc -sparse-min=F): minimum fraction of zeros for the
+ * sparse storage; 0 (default): whenever it is smaller; > 1: never. */
+void lower_sparse_set_min(double f);
 
 /* Emit y[r, o] = Σ_k x[r, col_k]·val_k (+ b[o]) over the nonzeros of row o,
  * from three const buffers named after w: <w>_val (f32 nonzeros, row-major),
