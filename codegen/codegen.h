@@ -66,6 +66,10 @@ typedef struct CgOptions {
 	int print_opt;         /* --print-after=optimize: LLVM IR after optimization, to stdout */
 	int weights_external;  /* -weights=external: const buffers are read from a weights blob
 	                          (cg_write_weights) passed to PREFIX_run, not emitted as globals */
+	struct CgEstCounts *est_counts; /* codegen/estimate.h: when set, every instruction gets a debug
+	                          line (top-level statement index + 1), and after the passes the IR
+	                          blocks are renamed nnl.bN and their execution counts computed from
+	                          the control flow alone (llvm/llvm_estimate.c) */
 } CgOptions;
 
 /* The table row of the machine running the compiler (by LLVM's default

@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "passes.h"
 #include "lower_sparse.h"
+#include "estimate.h"
 #include "report.h"
 #include "targets.h"
 
@@ -58,7 +59,7 @@ static const char *pass_names(char *buf, size_t size)
 
 static void usage(FILE *f)
 {
-	char names[512], passes[512];
+	char names[512], passes[512], profs[512];
 	fprintf(f,
 	        "usage: nnllc MODEL.json [options]\n"
 	        "Compile a model (model.json + weights) to an object file, assembly or LLVM IR,\n"
@@ -85,10 +86,15 @@ static void usage(FILE *f)
 	        "                     a loop pass (%s), all (after each),\n"
 	        "                     codegen (LLVM IR), optimize (optimized LLVM IR); repeatable\n"
 	        "  -disable-pass=P,Q  skip these loop passes\n"
+	        "  --estimate[=json]  after compiling, estimate instructions, cycles, latency, energy, flash\n"
+	        "                     and RAM per inference and per layer from the emitted code\n"
+	        "                     (docs/estimation.md); --profile=NAME picks the board/core (%s),\n"
+	        "                     --no-mca skips llvm-mca's scheduling model for the cycles\n"
 	        "  --report[=json]    after compiling, print per-layer MACs/params/weight/output bytes and\n"
 	        "                     flash, arena, lower bound, no-reuse sum, stack estimate (docs/memory.md)\n"
 	        "  --help, --version\n",
-	        target_names(names, sizeof names), cg_host_target()->name, pass_names(passes, sizeof passes));
+	        target_names(names, sizeof names), cg_host_target()->name, pass_names(passes, sizeof passes),
+	        profile_names(profs, sizeof profs));
 }
 
 static int starts(const char *s, const char *prefix, const char **rest)
@@ -154,7 +160,8 @@ static int fail_usage(const char *fmt, const char *arg)
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *out = NULL, *march = NULL, *filetype = "obj", *name = NULL;
-	int emit_llvm = 0, print_lower = 0, mcpu_help = 0, report = 0;
+	int emit_llvm = 0, print_lower = 0, mcpu_help = 0, report = 0, estimate = 0, mca = 1;
+	const CoreProfile *profile = NULL;
 	LoopMemStats mem = {0};
 	const char *loop_print_after = NULL, *disabled_passes = NULL;
 	CgOptions o = {.opt = CG_O3};
@@ -234,6 +241,20 @@ int main(int argc, char **argv)
 			report = 1;
 		} else if (!strcmp(a, "-report=json")) {
 			report = 2;
+		} else if (!strcmp(a, "-estimate") || !strcmp(a, "-estimate=text")) {
+			estimate = 1;
+		} else if (!strcmp(a, "-estimate=json")) {
+			estimate = 2;
+		} else if (!strcmp(a, "-no-mca")) {
+			mca = 0;
+		} else if (starts(a, "-profile=", &v)) {
+			char pl[512];
+			profile = profile_find(v);
+			if (!profile) {
+				fprintf(stderr, "nnllc: error: unknown --profile=%s; valid: %s\n", v, profile_names(pl, sizeof pl));
+				return 2;
+			}
+			estimate = estimate ? estimate : 1;
 		} else if (starts(a, "-disable-pass=", &v)) {
 			char one[64];
 			for (const char *q = v; *q;) {
@@ -345,6 +366,13 @@ int main(int argc, char **argv)
 	}
 	if (report && report_write(stdout, m, p, &o, &mem, report == 2, &d) < 0)
 		goto done;
+	if (estimate) {
+		EstResult er;
+		if (estimate_program(p, &o, profile, mca, &er, &d) < 0)
+			goto done;
+		estimate_write(stdout, &er, estimate == 2);
+		estimate_free(&er);
+	}
 	if (strcmp(out, "-") != 0) {
 		CgIoDesc in = {.rank = m->in_rank}, ou = {.rank = m->out_rank};
 		memcpy(in.shape, m->in_shape, sizeof in.shape);

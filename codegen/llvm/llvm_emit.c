@@ -13,6 +13,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitWriter.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include <stdio.h>
@@ -120,6 +121,8 @@ static void ctx_free(CgCtx *c)
 		LLVMDisposeBuilder(c->b);
 	if (c->ab)
 		LLVMDisposeBuilder(c->ab);
+	if (c->di_builder)
+		LLVMDisposeDIBuilder((LLVMDIBuilderRef)c->di_builder);
 	if (c->mod)
 		LLVMDisposeModule(c->mod);
 	if (c->tm)
@@ -190,6 +193,8 @@ int cg_compile_to_memory(const LProgram *p, const CgOptions *o, char **out, size
 		goto done;
 	if (o->print_opt)
 		print_module(c.mod);
+	if (o->est_counts && cg_est_count(&c) < 0)
+		goto done;
 	if (emit(&c, out, len) < 0)
 		goto done;
 	rc = 0;

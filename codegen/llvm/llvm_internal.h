@@ -39,6 +39,8 @@ typedef struct CgCtx {
 	LLVMValueRef wpayload;  /* -weights=external: the blob's payload (weights + header size) */
 	uint32_t whash, wbytes; /* -weights=external: model hash, payload bytes */
 	int error;              /* set once a message was added to d */
+	void *di_builder;       /* --estimate: LLVMDIBuilderRef */
+	void *di_scope;         /* --estimate: the function's DISubprogram (LLVMMetadataRef) */
 } CgCtx;
 
 /* llvm_target.c */
@@ -66,6 +68,14 @@ void cg_set_access_metadata(CgCtx *c, LLVMValueRef inst, int buf);
 int cg_weights_checks(CgCtx *c, LLVMValueRef weights);
 LLVMValueRef cg_weights_base(CgCtx *c, int buf);
 int cg_weights_check_fn(CgCtx *c);
+
+/* llvm_estimate.c (--estimate, o->est_counts): debug lines per top-level
+ * statement while building, then after the passes the control-flow-only
+ * interpretation that counts block executions (renames blocks nnl.bN). */
+int cg_est_debug_init(CgCtx *c);
+void cg_est_set_line(CgCtx *c, int line);
+void cg_est_debug_finish(CgCtx *c);
+int cg_est_count(CgCtx *c);
 
 /* llvm_stmt.c */
 int cg_stmts(CgCtx *c, const LStmtList *l);

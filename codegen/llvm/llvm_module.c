@@ -241,11 +241,25 @@ int cg_build_module(CgCtx *c)
 		return -1;
 	if (make_buffers(c, input, output, arena) < 0)
 		return -1;
-	if (cg_stmts(c, &p->body) < 0 || c->error)
+	if (c->o->est_counts) {
+		/* --estimate: each top-level statement's code carries its index + 1 as
+		 * its debug line, so every block can be attributed to a layer */
+		if (cg_est_debug_init(c) < 0)
+			return -1;
+		for (int i = 0; i < p->body.n; i++) {
+			LStmtList one = {.v = &p->body.v[i], .n = 1, .cap = 1};
+			cg_est_set_line(c, i + 1);
+			if (cg_stmts(c, &one) < 0 || c->error)
+				return -1;
+		}
+		cg_est_set_line(c, 0);
+	} else if (cg_stmts(c, &p->body) < 0 || c->error)
 		return -1;
 	LLVMBuildRet(c->b, LLVMConstInt(i32, NNL_OK, 0));
 	LLVMPositionBuilderAtEnd(c->ab, entry);
 	LLVMBuildBr(c->ab, checks);
+	if (c->o->est_counts)
+		cg_est_debug_finish(c);
 	if (weights)
 		return cg_weights_check_fn(c);
 	return 0;
