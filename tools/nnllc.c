@@ -249,6 +249,14 @@ int main(int argc, char **argv)
 			mca = 0;
 		} else if (starts(a, "-profile=", &v)) {
 			char pl[512];
+			if (!strcmp(v, "help")) {
+				for (int k = 0; k < profile_count(); k++) {
+					const CoreProfile *q = profile_at(k);
+					printf("%-14s -march=%-14s -mcpu=%-14s %s, %s, %g MHz\n", q->name, q->march, q->mcpu, q->core,
+					       q->chip, q->clock_mhz);
+				}
+				return 0;
+			}
 			profile = profile_find(v);
 			if (!profile) {
 				fprintf(stderr, "nnllc: error: unknown --profile=%s; valid: %s\n", v, profile_names(pl, sizeof pl));
@@ -270,6 +278,12 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* --profile without -march/-mtriple: the profile's -march and -mcpu */
+	if (profile && !march && !o.triple) {
+		march = profile->march;
+		if (!o.cpu)
+			o.cpu = profile->mcpu;
+	}
 	/* the target first: a bad flag is reported before any file is read */
 	char list[4096];
 	o.target = march ? target_find(march) : NULL;
