@@ -31,7 +31,7 @@ int main(void)
 {
 	board_counter_init();
 	for (int i = 0; i < REPS; i++) {
-		xs[i] = -6.0f + 12.0f * (float)i / REPS; /* activations: a spread around 0 */
+		xs[i] = -1.0f + 2.0f * (float)i / REPS; /* pre-activations of normalized layers: mostly in [-1, 1] */
 		xd[i] = xs[i] * 1.5 + 0.25;
 	}
 	uint64_t e0 = board_instructions();

@@ -533,6 +533,9 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 		double prev = i > 0 ? a.bl[i - 1].count : 0, next = i + 1 < a.nbl ? a.bl[i + 1].count : prev;
 		b->count = prev < next ? prev : next;
 	}
+	struct { char name[48]; double calls, instr; } lib[16];
+	int nlib = 0;
+	memset(lib, 0, sizeof lib);
 	int mca_ok = mca && have_mca();
 	double mca_total = 0, total_instr_all = 0;
 	for (int i = 0; i < a.nbl; i++)
@@ -541,7 +544,7 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 		MBlock *b = &a.bl[i];
 		int st = b->ir >= 0 && b->ir < cnt.n_blocks ? cnt.layer[b->ir] : -1;
 		EstLayer *L = &r->layers[st >= 0 && st < ns ? stmt_layer[st] : 0];
-		double cyc = 0, taken = 0;
+		double cyc = 0, taken = 0, cyc_lib = 0;
 		for (int j = b->first; j < b->first + b->n; j++) {
 			const MInst *mi = &a.in[j];
 			L->cls[mi->k] += b->count;
@@ -612,16 +615,22 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 				double li = b->count * (per + (lc ? lc->per_byte : 0) * bytes);
 				L->libcall_instr += li;
 				L->instr += li;
-				cyc += (per + (lc ? lc->per_byte : 0) * bytes) * prof->c_alu * 1.3; /* routine CPI: mixed code */
+				/* routine CPI: mixed integer/FPU code, taken as 1.3 x the ALU cost */
+				cyc_lib += (per + (lc ? lc->per_byte : 0) * bytes) * prof->c_alu * 1.3;
 				if (b->count > 0) {
-					size_t k = strlen(r->libcalls);
-					if (!strstr(r->libcalls, cf) && k + strlen(cf) + 8 < sizeof r->libcalls)
-						snprintf(r->libcalls + k, sizeof r->libcalls - k, "%s%s%s", k ? ", " : "", cf,
-						         lc ? "" : "(?)");
+					int q = 0;
+					while (q < nlib && strcmp(lib[q].name, cf))
+						q++;
+					if (q == nlib && nlib < 16)
+						snprintf(lib[nlib++].name, sizeof lib[0].name, "%s%s", cf, lc ? "" : "(?)");
+					if (q < 16) {
+						lib[q].calls += b->count;
+						lib[q].instr += li;
+					}
 				}
 			}
 		}
-		cyc += taken * prof->c_branch_taken;
+		cyc += cyc_lib + taken * prof->c_branch_taken;
 		/* flash wait states not hidden: on taken branches and every 4th sequential fetch */
 		cyc += (taken + b->n / 4.0) * prof->flash_ws * (1.0 - prof->flash_hit);
 		L->cycles += cyc * b->count;
@@ -631,12 +640,17 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 			for (int j = b->first; j < b->first + b->n; j++)
 				if (a.in[j].k == EC_BRANCH)
 					brc += prof->c_branch;
-			mca_total += (mc >= 0 ? mc + brc + taken * prof->c_branch_taken : cyc) * b->count;
+			mca_total += (mc >= 0 ? mc + brc + cyc_lib + taken * prof->c_branch_taken : cyc) * b->count;
 		} else {
 			mca_total += cyc * b->count;
 		}
 	}
 	free(stmt_layer);
+	for (int q = 0; q < nlib; q++) {
+		size_t k = strlen(r->libcalls);
+		snprintf(r->libcalls + k, sizeof r->libcalls - k, "%s%s x %.0f (%.0f instr)", k ? ", " : "", lib[q].name,
+		         lib[q].calls, lib[q].instr);
+	}
 	for (int i = 0; i < r->n_layers; i++) {
 		EstLayer *L = &r->layers[i];
 		r->total.instr += L->instr;
