@@ -6,7 +6,9 @@
  *     (activations, BatchNorm, a C→C 'same' Conv, a square Linear, Dropout):
  *     its readers read its input instead;
  *   - a residual add y = s + f(s): y becomes s, and the branch f — the
- *     layers only it reads — disappears (named by the '+').
+ *     layers only it reads — disappears (named by the '+'); with a
+ *     projection shortcut, y = g(s) + f(s) where g is one layer with
+ *     constant weights (ResNet's 1×1 conv), y becomes g(s).
  * provides: the layers gone, dead layers and tensors dropped, model_infer
  *   re-run. A removed layer that wrote the block's Y: its producer writes Y
  *   instead, or an '=' (a free view in the lowering) when the input is X or
@@ -70,6 +72,21 @@ static int candidate(const Block *b, int ni, int *skip)
 		if (depends_on(b, a0, a1, 0) && a1 != a0) {
 			*skip = a1;
 			return 2;
+		}
+		/* projection shortcut: y = g(s) + f(s) with g one layer on constant
+		 * weights (a strided 1×1 conv in ResNets): y becomes g(s) */
+		for (int k = 1; k >= 0; k--) {
+			int g = producer(b, n->in[k]), other = n->in[1 - k];
+			if (g < 0 || b->nodes[g].n_in < 2 || (op_info(b->nodes[g].op)->flags & OPF_DIRECT))
+				continue;
+			const Node *gn = &b->nodes[g];
+			int s = gn->in[0], consts = 1;
+			for (int j = 1; j < gn->n_in; j++)
+				consts &= b->tensors[gn->in[j]].data != NULL;
+			if (consts && !b->tensors[s].data && depends_on(b, other, s, 0) && other != s) {
+				*skip = n->in[k];
+				return 2;
+			}
 		}
 		return 0;
 	}
@@ -347,7 +364,7 @@ int gpass_drop_layer(Model *m, const PassArgs *a, PassReport *r, Diag *d)
 			           ord[i].acc);
 		else
 			report_add(r, "drop-layer", ord[i].name, "removed", p0, p1, gopt_model_nnz(m), mac0, mac1, "%s",
-			           ord[i].residual ? "residual branch -> identity" : "layer");
+			           ord[i].residual ? "residual branch -> its shortcut" : "layer");
 	}
 	free(ord);
 	rc = gopt_refresh(m, d);

@@ -350,6 +350,61 @@ static void test_drop_layer(void **state)
 	model_free(m);
 }
 
+/* projection shortcut: Y = fc2(relu(fc1(X))) + fcs(X); dropping the '+'
+ * leaves Y = fcs(X) and removes fc1, relu, fc2 */
+static void test_drop_projection_shortcut(void **state)
+{
+	(void)state;
+	len = 0;
+	seed = 777;
+	header("Model", "res", "[1, 4]", "[1, 4]");
+	put("\"blocks\": [\n");
+	header("Block", "b", "[1, 4]", "[1, 4]");
+	put("\"layers\": [\n");
+	int64_t w[2] = {4, 4}, bs[1] = {4};
+	tensor("fc1.w", 2, w, -1);
+	tensor("fc1.b", 1, bs, -1);
+	tensor("fc2.w", 2, w, -1);
+	tensor("fc2.b", 1, bs, -1);
+	tensor("fcs.w", 2, w, -1);
+	tensor("fcs.b", 1, bs, -1);
+	put("{\"type\": \"Layer\", \"name\": \"Linear\", \"id\": \"fc1\", \"tensor_input\": [\"X\", \"fc1.w\", \"fc1.b\"], \"tensor_output\": \"h\"},\n"
+	    "{\"type\": \"Layer\", \"name\": \"ReLU\", \"id\": \"relu\", \"tensor_input\": \"h\", \"tensor_output\": \"r\"},\n"
+	    "{\"type\": \"Layer\", \"name\": \"Linear\", \"id\": \"fc2\", \"tensor_input\": [\"r\", \"fc2.w\", \"fc2.b\"], \"tensor_output\": \"f\"},\n"
+	    "{\"type\": \"Layer\", \"name\": \"Linear\", \"id\": \"fcs\", \"tensor_input\": [\"X\", \"fcs.w\", \"fcs.b\"], \"tensor_output\": \"s\"},\n"
+	    "{\"type\": \"+\", \"id\": \"add\", \"tensor_input\": [\"f\", \"s\"], \"tensor_output\": \"Y\"}\n"
+	    "]}]}\n");
+	Model *m = load();
+	DropCand *c = NULL;
+	int n = 0, found = 0;
+	assert_int_equal(gopt_drop_candidates(m, &c, &n), 0);
+	for (int i = 0; i < n; i++)
+		found |= c[i].residual && !strcmp(c[i].name, "add");
+	free(c);
+	assert_true(found);
+	/* the expected output: fcs alone */
+	const Tensor *ws = find_tensor(m, "fcs.w"), *bsv = find_tensor(m, "fcs.b");
+	float x[4], y[4], want[4];
+	for (int i = 0; i < 4; i++)
+		x[i] = (float)rnd();
+	for (int o = 0; o < 4; o++) {
+		float acc = 0;
+		for (int i = 0; i < 4; i++)
+			acc += x[i] * ((const float *)ws->data)[o * 4 + i];
+		want[o] = acc + ((const float *)bsv->data)[o];
+	}
+	PassReport r = {0};
+	assert_int_equal(run_pipeline(m, "drop-layer(layers=add)", &r, NULL, 0), 0);
+	assert_null(find_tensor(m, "fc1.w"));
+	assert_null(find_tensor(m, "fc2.w"));
+	assert_int_equal(m->blocks[0].n_nodes, 1);
+	eval(m, x, y);
+	for (int o = 0; o < 4; o++)
+		assert_true(fabsf(y[o] - want[o]) < 1e-5f);
+	report_free(&r);
+	model_free(m);
+}
+
 static void test_fold_bn(void **state)
 {
 	(void)state;
@@ -441,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_prune_unstructured),
 		cmocka_unit_test(test_prune_structured),
 		cmocka_unit_test(test_drop_layer),
+		cmocka_unit_test(test_drop_projection_shortcut),
 		cmocka_unit_test(test_fold_bn),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_pipeline_lists),
