@@ -583,20 +583,24 @@ static void lift(int nd, const int64_t *a, int64_t *dst, int64_t f)
 #define CONV_OB 4     /* output channels per register block */
 #define CONV_PB 4     /* output columns per register block */
 #define CONV_PB_DW 8  /* output columns per block when a group has one output channel */
+#define CONV_ROWS 4   /* output rows per band of a padded conv (Og > 1) */
 
 typedef struct ConvK {
-	int x, w, b, y;  /* x: the input, or its zero-padded copy */
+	int x, w, b, y;  /* x: the input, or the zero-padded scratch */
 	int blk;         /* w is re-laid out by block_rows (else the original [O][Cg][KH][KW]) */
 	int64_t C, Cg, O, Og, H, W, OH, OW, KH, KW, sh, sw, dh, dw, OB, PB;
+	int64_t xsn, xsg, xsc; /* strides of x (elements) per image, group, channel of the group */
+	int64_t R;             /* output rows per band (rb counts bands); 0: no bands */
 } ConvK;
 
 /* One register block: output channels oc0 + b (b < bw) of group g, where
- * oc0 = ocb·OB + oc_c, row oh, columns ow0 + j (j < pw), ow0 = owb·PB + ow_c.
- * bw·pw accumulators from 0 get w·x for ic, kh, kw in order, then the bias:
- * each output's float operations are the interpreter's (eval_conv), in its
- * order. */
-static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix xin, Ix g, Ix ocb, int64_t oc_c,
-                       int64_t bw, Ix oh, Ix owb, int64_t ow_c, int64_t pw)
+ * oc0 = ocb·OB + oc_c, output row rb·R + oh (x row oh: a band holds the
+ * rows of its R output rows; without bands rb is 0), columns ow0 + j
+ * (j < pw), ow0 = owb·PB + ow_c. bw·pw accumulators from 0 get w·x for ic,
+ * kh, kw in order, then the bias: each output's float operations are the
+ * interpreter's (eval_conv), in its order. */
+static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix g, Ix ocb, int64_t oc_c, int64_t bw,
+                       Ix rb, Ix oh, Ix owb, int64_t ow_c, int64_t pw)
 {
 	int acc[CONV_OB * CONV_PB_DW];
 	for (int64_t i = 0; i < bw * pw; i++)
@@ -609,9 +613,9 @@ static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix xin, I
 		int xv[CONV_PB_DW];
 		for (int64_t j = 0; j < pw; j++) {
 			Aff xi = aff((ow_c + j) * k->sw);
-			aff_add(&xi, xin, k->C * k->H * k->W);
-			aff_add(&xi, g, k->Cg * k->H * k->W);
-			aff_add(&xi, ic, k->H * k->W);
+			aff_add(&xi, in, k->xsn);
+			aff_add(&xi, g, k->xsg);
+			aff_add(&xi, ic, k->xsc);
 			aff_add(&xi, oh, k->sh * k->W);
 			aff_add(&xi, kh, k->dh * k->W);
 			aff_add(&xi, owb, k->PB * k->sw);
@@ -649,6 +653,7 @@ static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix xin, I
 			aff_add(&yi, in, k->O * k->OH * k->OW);
 			aff_add(&yi, g, k->Og * k->OH * k->OW);
 			aff_add(&yi, ocb, k->OB * k->OH * k->OW);
+			aff_add(&yi, rb, k->R * k->OW);
 			aff_add(&yi, oh, k->OW);
 			aff_add(&yi, owb, k->PB);
 			LExpr *v = V(L, acc[bi * pw + j]);
@@ -658,60 +663,124 @@ static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix xin, I
 		}
 }
 
-/* Zero-padded copy of image `in` of x (C planes H×W) into P (C planes
- * HP×WP, the input at row pt, column pl): the border ring is zeroed, the
- * inside copied, every element written once. */
-static void pad_copy(Lower *L, LStmtList *to, int xb, int pb, Ix in, int64_t C, int64_t H, int64_t W, int64_t HP,
-                     int64_t WP, int64_t pt, int64_t pl)
+/* i32 max(lo, min(hi, a)) of an affine value (folded when constant). */
+static LExpr *clamp_aff(Lower *L, const Aff *a, int64_t lo, int64_t hi)
 {
-	Ix c, i, j;
-	LStmtList *l = FOR(L, to, "c", 0, C, &c);
-	int64_t rows[2][2] = {{0, pt}, {pt + H, HP}};
-	for (int r = 0; r < 2; r++) { /* top and bottom border rows */
-		LStmtList *l1 = FOR(L, l, "i", rows[r][0], rows[r][1], &i);
-		l1 = FOR(L, l1, "j", 0, WP, &j);
+	if (a->n == 0)
+		return I(L, a->c < lo ? lo : a->c > hi ? hi : a->c);
+	return BIN(L, LO_MAX, BIN(L, LO_MIN, AFF(L, a), I(L, hi)), I(L, lo));
+}
+
+/* for iv in lo..hi: constant bounds through FOR (no loop for one iteration),
+ * else a loop with expression bounds. */
+static LStmtList *FORX(Lower *L, LStmtList *to, const char *name, LExpr *lo, LExpr *hi, Ix *iv)
+{
+	if (lo && hi && lo->kind == LE_CONST && hi->kind == LE_CONST)
+		return FOR(L, to, name, lo->ival, hi->ival, iv);
+	return FORE(L, to, name, lo, hi, iv);
+}
+
+/* Fill the zero-padded scratch S (Cg channels × BR rows × WP columns) with
+ * rows row0 .. row0 + BR of the padded image (padded row r is input row
+ * r − pt; row0 = rb·R·sh) of channels g·Cg + c of image `in` of x (C planes
+ * H×W, input at column pl): rows outside the input are zeroed, inside rows
+ * get their left and right border zeroed and the input row copied. Every
+ * element of S is written once. */
+static void pad_fill(Lower *L, LStmtList *to, int xb, int sb, Ix in, Ix g, int64_t C, int64_t Cg, int64_t H,
+                     int64_t W, int64_t WP, int64_t BR, Ix rb, int64_t rstep, int64_t pt, int64_t pl)
+{
+	Ix c, r, j;
+	LStmtList *l = FOR(L, to, "c", 0, Cg, &c);
+	if (l == &L->sink)
+		return;
+	/* band rows r with 0 <= row0 + r - pt < H: [pt - row0, H + pt - row0)
+	 * clamped to [0, BR] (clamping keeps lo <= hi) */
+	Aff a = aff(pt), e = aff(H + pt);
+	aff_add(&a, rb, -rstep);
+	aff_add(&e, rb, -rstep);
+	LExpr *rlo = clamp_aff(L, &a, 0, BR), *rhi = clamp_aff(L, &e, 0, BR);
+	int64_t clo = rlo->kind == LE_CONST ? rlo->ival : 0, chi = rhi->kind == LE_CONST ? rhi->ival : 0;
+	int vlo = rlo->kind == LE_CONST ? -1 : let(L, l, "rlo", rlo);
+	int vhi = rhi->kind == LE_CONST ? -1 : let(L, l, "rhi", rhi);
+#define RB(v, c) ((v) >= 0 ? V(L, v) : I(L, c))
+	LExpr *seg[3][2] = {{I(L, 0), RB(vlo, clo)}, {RB(vlo, clo), RB(vhi, chi)}, {RB(vhi, chi), I(L, BR)}};
+#undef RB
+	for (int s = 0; s < 3; s++) {
+		LStmtList *l1 = FORX(L, l, "r", seg[s][0], seg[s][1], &r);
 		if (l1 == &L->sink)
 			continue;
-		Aff pi = aff(0);
-		aff_add(&pi, c, HP * WP);
-		aff_add(&pi, i, WP);
-		aff_add(&pi, j, 1);
-		store(L, l1, pb, AFF(L, &pi), F(L, LT_F32, 0.0));
-	}
-	LStmtList *l1 = FOR(L, l, "i", pt, pt + H, &i);
-	int64_t cols[3][2] = {{0, pl}, {pl, pl + W}, {pl + W, WP}};
-	for (int k = 0; k < 3; k++) {
-		LStmtList *l2 = FOR(L, l1, "j", cols[k][0], cols[k][1], &j);
-		if (l2 == &L->sink)
-			continue;
-		Aff pi = aff(0);
-		aff_add(&pi, c, HP * WP);
-		aff_add(&pi, i, WP);
-		aff_add(&pi, j, 1);
-		LExpr *v = F(L, LT_F32, 0.0);
-		if (k == 1) {
-			Aff xi = aff(-pt * W - pl);
-			aff_add(&xi, in, C * H * W);
-			aff_add(&xi, c, H * W);
-			aff_add(&xi, i, W);
-			aff_add(&xi, j, 1);
-			v = LD(L, xb, AFF(L, &xi));
+		int64_t cols[3][2] = {{0, pl}, {pl, pl + W}, {pl + W, WP}};
+		for (int k = 0; k < 3; k++) {
+			if (s != 1 && k > 0)
+				break; /* an outside row: one loop over all its columns */
+			LStmtList *l2 = FOR(L, l1, "j", s != 1 ? 0 : cols[k][0], s != 1 ? WP : cols[k][1], &j);
+			if (l2 == &L->sink)
+				continue;
+			Aff pi = aff(0);
+			aff_add(&pi, c, BR * WP);
+			aff_add(&pi, r, WP);
+			aff_add(&pi, j, 1);
+			LExpr *v = F(L, LT_F32, 0.0);
+			if (s == 1 && k == 1) {
+				Aff xi = aff(-pt * W - pl);
+				aff_add(&xi, in, C * H * W);
+				aff_add(&xi, g, Cg * H * W);
+				aff_add(&xi, c, H * W);
+				aff_add(&xi, rb, rstep * W);
+				aff_add(&xi, r, W);
+				aff_add(&xi, j, 1);
+				v = LD(L, xb, AFF(L, &xi));
+			}
+			store(L, l2, sb, AFF(L, &pi), v);
 		}
-		store(L, l2, pb, AFF(L, &pi), v);
 	}
 }
 
-/* Conv1d/2d. A padded conv first copies its input (per image) into a
- * zero-padded arena buffer, so every output has all its taps and no tap
- * bound is ever computed (the added w·0 terms are ±0 and leave a sum
- * unchanged unless it is zero; a weight of inf or NaN then gives NaN, as in
- * PyTorch's im2col path). The outputs are computed in register blocks of
- * OB output channels × PB columns of a row (conv_block): the weights of a
- * block are re-laid out so the OB weights of one tap are contiguous, each x
- * load serves OB outputs and each weight load PB outputs. A 1×1 stride-1
- * unpadded conv is a matmul over the flattened plane (the PB columns run
- * across rows). Full blocks are loops, the remainders (O % OB channels,
- * OW % PB columns) static blocks after them. */
+/* The output rows rb·R + [0, rows) of group g (all its channels): blocks
+ * of OB channels, the remainder channels, each over the rows and then the
+ * column blocks and remainder columns. */
+static void conv_rows(Lower *L, LStmtList *l, const ConvK *k, Ix in, Ix g, Ix rb, int64_t rows)
+{
+	int64_t onf = k->Og / k->OB, orem = k->Og % k->OB, wnf = k->OW / k->PB, wrem = k->OW % k->PB;
+	for (int po = 0; po < 2; po++) {
+		Ix ocb = {-1, 0};
+		LStmtList *l1 = po == 0 ? FOR(L, l, "ocb", 0, onf, &ocb) : orem ? l : &L->sink;
+		if (l1 == &L->sink)
+			continue;
+		int64_t oc_c = po == 0 ? 0 : onf * k->OB, bw = po == 0 ? k->OB : orem;
+		Ix oh;
+		LStmtList *l2 = FOR(L, l1, "oh", 0, rows, &oh);
+		for (int pw = 0; pw < 2; pw++) {
+			Ix owb = {-1, 0};
+			LStmtList *l3 = pw == 0 ? FOR(L, l2, "owb", 0, wnf, &owb) : wrem ? l2 : &L->sink;
+			if (l3 == &L->sink)
+				continue;
+			conv_block(L, l3, k, in, g, ocb, oc_c, bw, rb, oh, owb, pw == 0 ? 0 : wnf * k->PB,
+			           pw == 0 ? k->PB : wrem);
+		}
+	}
+}
+
+/* Conv1d/2d. The outputs are computed in register blocks of OB output
+ * channels × PB columns of a row (conv_block): the weights of a block are
+ * re-laid out so the OB weights of one tap are contiguous, each x load
+ * serves OB outputs and each weight load PB outputs. Full blocks are loops,
+ * the remainders (O % OB channels, OW % PB columns) static blocks after
+ * them. A padded conv reads a small zero-padded scratch "<y>_pad" instead
+ * of x, so every output has all its taps and no tap bound is ever computed
+ * (the added w·0 terms are ±0 and leave a sum unchanged unless it is zero;
+ * a weight of inf or NaN then gives NaN, as in PyTorch's im2col path):
+ *  - a group with one output channel (depthwise): per group, its Cg input
+ *    planes padded (Cg × HP × WP), then its outputs. Output channel g is
+ *    written after input channels g·Cg.. were read, which lets the inplace
+ *    pass put the output over the input (docs/memory.md);
+ *  - otherwise per group, bands of R output rows: the KH + sh·(R − 1)
+ *    padded input rows they read (Cg × BR × WP, refilled per band), then the
+ *    band's outputs; the last OH % R rows are a static band.
+ * A 1×1 stride-1 unpadded conv is a matmul over the flattened plane (the
+ * PB columns run across rows), pixel blocks outermost: the output pixels
+ * of a column block depend only on the input pixels of that block (the
+ * inplace pass relies on that order). */
 static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 {
 	const Block *b = L->b;
@@ -740,8 +809,8 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	lift(nd, y->shape + 2, o2, 1);
 	int64_t HW = in2[0] * in2[1], OHW = o2[0] * o2[1];
 	int padded = pb2[0] || pb2[1] || pe2[0] || pe2[1];
-	if (k2[0] == 1 && k2[1] == 1 && s2[0] == 1 && s2[1] == 1 && !padded) {
-		/* pointwise: a matmul over the flattened plane */
+	int pointwise = k2[0] == 1 && k2[1] == 1 && s2[0] == 1 && s2[1] == 1 && !padded;
+	if (pointwise) { /* a matmul over the flattened plane */
 		in2[0] = o2[0] = 1;
 		in2[1] = o2[1] = HW;
 	}
@@ -768,16 +837,6 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 		return -1;
 	if (N == 0 || k.O == 0 || OHW == 0)
 		return 0;
-	int64_t HP = in2[0] + pb2[0] + pe2[0], WP = in2[1] + pb2[1] + pe2[1];
-	int pbuf = -1;
-	if (padded) {
-		const Tensor *yt = &b->tensors[n->out];
-		pbuf = add_buf(L, yt->name, "_pad", LB_ARENA, LT_F32, k.C * HP * WP);
-		if (pbuf < 0)
-			return -1;
-	}
-	k.H = padded ? HP : in2[0];
-	k.W = padded ? WP : in2[1];
 	k.OH = o2[0];
 	k.OW = o2[1];
 	k.KH = k2[0];
@@ -786,6 +845,24 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	k.sw = s2[1];
 	k.dh = d2[0];
 	k.dw = d2[1];
+	int64_t HP = in2[0] + pb2[0] + pe2[0], WP = in2[1] + pb2[1] + pe2[1];
+	/* padded: bands of R output rows (R = OH: the whole plane, depthwise) */
+	k.R = !padded ? 0 : k.Og == 1 || k.OH <= CONV_ROWS ? k.OH : CONV_ROWS;
+	int64_t BR = !padded ? 0 : k.R == k.OH ? HP : (k.KH - 1) * k.dh + 1 + k.sh * (k.R - 1);
+	int pbuf = -1;
+	if (padded) {
+		pbuf = add_buf(L, y->name, "_pad", LB_ARENA, LT_F32, k.Cg * BR * WP);
+		if (pbuf < 0)
+			return -1;
+	}
+	int x0 = k.x;
+	k.H = padded ? BR : in2[0];
+	k.W = padded ? WP : in2[1];
+	k.xsn = padded ? 0 : k.C * k.H * k.W;
+	k.xsg = padded ? 0 : k.Cg * k.H * k.W;
+	k.xsc = k.H * k.W;
+	if (padded)
+		k.x = pbuf;
 	Ix in, g;
 	/* always a loop, even of one image: the node stays one top-level statement */
 	LStmtList *l = FORE(L, to, "n", I(L, 0), I(L, N), &in);
@@ -793,33 +870,40 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 		in.var = -1;
 		in.c = 0;
 	}
-	if (padded) {
-		pad_copy(L, l, k.x, pbuf, in, k.C, in2[0], in2[1], HP, WP, pb2[0], pb2[1]);
-		k.x = pbuf;
-	}
-	Ix in_pad = in; /* the image index in x: 0 in the padded copy, which holds one image */
-	if (padded) {
-		in_pad.var = -1;
-		in_pad.c = 0;
-	}
 	l = FOR(L, l, "g", 0, G, &g);
-	int64_t onf = k.Og / k.OB, orem = k.Og % k.OB, wnf = k.OW / k.PB, wrem = k.OW % k.PB;
-	for (int po = 0; po < 2; po++) {
-		Ix ocb = {-1, 0};
-		LStmtList *l1 = po == 0 ? FOR(L, l, "ocb", 0, onf, &ocb) : orem ? l : &L->sink;
-		if (l1 == &L->sink)
-			continue;
-		int64_t oc_c = po == 0 ? 0 : onf * k.OB, bw = po == 0 ? k.OB : orem;
-		Ix oh;
-		LStmtList *l2 = FOR(L, l1, "oh", 0, k.OH, &oh);
+	Ix none = {-1, 0};
+	if (pointwise) { /* pixel blocks outermost */
+		int64_t onf = k.Og / k.OB, orem = k.Og % k.OB, wnf = k.OW / k.PB, wrem = k.OW % k.PB;
 		for (int pw = 0; pw < 2; pw++) {
 			Ix owb = {-1, 0};
-			LStmtList *l3 = pw == 0 ? FOR(L, l2, "owb", 0, wnf, &owb) : wrem ? l2 : &L->sink;
-			if (l3 == &L->sink)
+			LStmtList *l1 = pw == 0 ? FOR(L, l, "owb", 0, wnf, &owb) : wrem ? l : &L->sink;
+			if (l1 == &L->sink)
 				continue;
-			conv_block(L, l3, &k, in, in_pad, g, ocb, oc_c, bw, oh, owb, pw == 0 ? 0 : wnf * k.PB,
-			           pw == 0 ? k.PB : wrem);
+			for (int po = 0; po < 2; po++) {
+				Ix ocb = {-1, 0};
+				LStmtList *l2 = po == 0 ? FOR(L, l1, "ocb", 0, onf, &ocb) : orem ? l1 : &L->sink;
+				if (l2 == &L->sink)
+					continue;
+				conv_block(L, l2, &k, in, g, ocb, po == 0 ? 0 : onf * k.OB, po == 0 ? k.OB : orem, none,
+				           none, owb, pw == 0 ? 0 : wnf * k.PB, pw == 0 ? k.PB : wrem);
+			}
 		}
+		return 0;
+	}
+	if (!padded) {
+		conv_rows(L, l, &k, in, g, none, k.OH);
+		return 0;
+	}
+	int64_t nrb = k.OH / k.R, rrem = k.OH % k.R;
+	for (int pr = 0; pr < 2; pr++) {
+		Ix rb = {-1, 0};
+		LStmtList *l1 = pr == 0 ? FOR(L, l, "rb", 0, nrb, &rb) : rrem ? l : &L->sink;
+		if (l1 == &L->sink)
+			continue;
+		if (pr == 1)
+			rb.c = nrb;
+		pad_fill(L, l1, x0, pbuf, in, g, k.C, k.Cg, in2[0], in2[1], WP, BR, rb, k.R * k.sh, pb2[0], pb2[1]);
+		conv_rows(L, l1, &k, in, g, rb, pr == 0 ? k.R : rrem);
 	}
 	return 0;
 }
