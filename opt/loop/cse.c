@@ -23,7 +23,9 @@
 
 typedef struct C {
 	LProgram *p;
-	char *mut; /* var -> assigned by some set */
+	char *mut; /* var -> assigned by some set; only for the n_mut variables that
+	            * existed when the pass started: the lets it adds are never set */
+	int n_mut;
 	int oom;
 } C;
 
@@ -49,7 +51,7 @@ static int cand(const C *c, const LExpr *e, int *has_var)
 		return 0;
 	if (e->kind == LE_VAR) {
 		*has_var = 1;
-		return !c->mut[e->var];
+		return e->var >= c->n_mut || !c->mut[e->var];
 	}
 	return cand(c, e->a, has_var) && cand(c, e->b, has_var) && cand(c, e->c, has_var);
 }
@@ -145,7 +147,7 @@ static void cse_list(C *c, LStmtList *l)
 			x = best(c, s->cond, l, i, x);
 			if (!x)
 				break;
-			if (s->kind == LS_LET && !c->mut[s->var] && lx_equal(s->val, x)) {
+			if (s->kind == LS_LET && (s->var >= c->n_mut || !c->mut[s->var]) && lx_equal(s->val, x)) {
 				/* the statement is already `let v = x`: later ones read v */
 				for (int j = i + 1; j < l->n; j++)
 					repl_stmt(c, l->v[j], x, s->var);
@@ -178,7 +180,7 @@ children:
 int loop_pass_cse(LProgram *p, const LoopPassCtx *ctx, Diag *d)
 {
 	(void)ctx;
-	C c = {p, calloc((size_t)p->n_vars + 1, 1), 0};
+	C c = {p, calloc((size_t)p->n_vars + 1, 1), p->n_vars, 0};
 	if (!c.mut) {
 		diag_add(d, "cse: out of memory");
 		return -1;
