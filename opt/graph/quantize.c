@@ -753,6 +753,14 @@ oom:
 	diag_add(q->d, "quantize: out of memory");
 fail:
 	if (nodes) { /* give the moved nodes back so the model can be freed */
+		/* and the ones not reached yet: each owns its input list and id */
+		for (int k = 0; k < n0; k++) {
+			int moved = 0;
+			for (int j = 0; j < nn && !moved; j++)
+				moved = nodes[j].in == b->nodes[k].in;
+			if (!moved && nn < cap)
+				nodes[nn++] = b->nodes[k];
+		}
 		free(b->nodes);
 		b->nodes = nodes;
 		b->n_nodes = nn;
