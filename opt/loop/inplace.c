@@ -516,11 +516,33 @@ static int64_t in_numel_max(const LBuf *bi, const LBuf *bo, int64_t d)
 	return bo->numel > bi->numel + d ? bo->numel : bi->numel + d;
 }
 
+/* The statements of l up to the first that stores OUT load IN, the others
+ * do not: one iteration of the chunk loop reads all it reads of IN before it
+ * stores OUT (a depthwise conv copying its channel into a padded scratch
+ * first), so its stores can go to OUT directly. */
+static int body_split(const LStmtList *l, int in, int out)
+{
+	int stored = 0;
+	for (int i = 0; i < l->n; i++) {
+		int n = 0, bad = 0, st = 0;
+		count_stmt(l->v[i], in, NULL, &n, &bad, &st, out);
+		if (st && n)
+			return 0;
+		if (stored && n)
+			return 0;
+		stored |= st;
+	}
+	return stored;
+}
+
 /* Try A or B on statement s (dry: decide only). */
 static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode, Diag *d)
 {
 	Cand r = {0, 0, 0, 0, 0};
 	(void)d;
+	while (s->kind == LS_FOR && s->body.n == 1 && s->body.v[0]->kind == LS_FOR && s->lo && s->hi &&
+	       s->lo->kind == LE_CONST && s->hi->kind == LE_CONST && s->hi->ival - s->lo->ival == 1)
+		s = s->body.v[0];
 	if (s->kind != LS_FOR || s->step != 1 || s->lo->kind != LE_CONST || s->hi->kind != LE_CONST || s->lo->ival != 0)
 		return r;
 	int64_t V = s->hi->ival;
@@ -547,6 +569,7 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 	const LBuf *bi = &p->bufs[in], *bo = &p->bufs[out];
 	int64_t es = elsize(bo), in_numel = bi->numel, out_numel = bo->numel;
 	Xf x = {p, in, out, -1, loop->var, 0, 0, (char)mode, &en, -1, 0, 1};
+	int split = 0; /* A: the iteration reads IN before it stores OUT: no temporary */
 	if (mode == 'A') {
 		Chk c = {in, out, 0, 0, 0, 0, 0, 0, 0, 0};
 		chk_list(&en, &c, &s->body);
@@ -557,10 +580,13 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 		int64_t unit = bo->align > es ? bo->align / es : 1; /* keep IN aligned inside the merged buffer */
 		dd = (dd + unit - 1) / unit * unit;
 		x.ko = c.ko;
-		memset(vars, 0, (size_t)p->n_vars * sizeof *vars);
-		xf_list(&x, &s->body);
-		if (x.fail)
-			goto done;
+		split = body_split(&s->body, in, out);
+		if (!split) {
+			memset(vars, 0, (size_t)p->n_vars * sizeof *vars);
+			xf_list(&x, &s->body);
+			if (x.fail)
+				goto done;
+		}
 		r.d = dd;
 	} else {
 		/* the body stores only OUT, loads of OUT none, IN loads v + S·q; S = the store's */
@@ -620,12 +646,14 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 	r.tn = x.tmax + 1;
 	int64_t merged = (bo->numel > bi->numel + r.d ? bo->numel : bi->numel + r.d) * es;
 	r.saved = mem_raw_bytes(bi) + mem_raw_bytes(bo) - merged - r.tn * es - bo->align;
-	if (r.tn <= 0 || r.saved <= 0)
+	if ((r.tn <= 0 && !split) || r.saved <= 0)
 		goto done;
 	r.ok = 1;
 	r.mode = (char)mode;
 	if (dry)
 		goto done;
+	if (split)
+		goto merge;
 	/* transform: temp buffer, stores redirected, copy-back loop, merge */
 	char name[300];
 	snprintf(name, sizeof name, "%s.tmp", bo->name);
@@ -666,6 +694,7 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 		r.ok = -1;
 		goto done;
 	}
+merge:
 	if (in_numel + r.d > out_numel)
 		p->bufs[out].numel = in_numel + r.d;
 	if (p->bufs[in].align > p->bufs[out].align)
@@ -675,6 +704,508 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 done:
 	free(vars);
 	free(asg);
+	return r;
+}
+
+/* ---- P: pixel blocks ------------------------------------------------------- */
+
+/* Integer linear forms over for-loop variables (lets expanded). */
+#define LIN_MAX 16
+typedef struct Lin {
+	int n, ok;
+	int var[LIN_MAX];
+	int64_t k[LIN_MAX];
+	int64_t c;
+} Lin;
+
+typedef struct PEnv {
+	Lin *let;                /* per var: the form of an i32 let */
+	unsigned char *loop;     /* per var: a for variable with constant bounds */
+	int64_t *lo, *hi;        /* its first and last value */
+	unsigned char *assigned; /* variables that are `set` */
+} PEnv;
+
+static Lin lin_k(int64_t c)
+{
+	Lin l;
+	memset(&l, 0, sizeof l);
+	l.ok = 1;
+	l.c = c;
+	return l;
+}
+
+/* a + m·b */
+static Lin lin_comb(Lin a, const Lin *b, int64_t m)
+{
+	if (!a.ok || !b->ok || !small(m)) {
+		a.ok = 0;
+		return a;
+	}
+	for (int i = 0; i < b->n; i++) {
+		int64_t k = b->k[i] * m;
+		int j = 0;
+		if (!small(b->k[i]) || !small(k)) {
+			a.ok = 0;
+			return a;
+		}
+		while (j < a.n && a.var[j] != b->var[i])
+			j++;
+		if (j == a.n) {
+			if (a.n == LIN_MAX) {
+				a.ok = 0;
+				return a;
+			}
+			a.var[a.n] = b->var[i], a.k[a.n++] = 0;
+		}
+		a.k[j] += k;
+	}
+	a.c += b->c * m;
+	if (!small(a.c))
+		a.ok = 0;
+	return a;
+}
+
+static int lin_const(const Lin *l)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->k[i])
+			return 0;
+	return 1;
+}
+
+static Lin lin_of(const PEnv *en, const LExpr *e)
+{
+	Lin bad = lin_k(0), a, b;
+	bad.ok = 0;
+	if (!e || e->type != LT_I32)
+		return bad;
+	switch (e->kind) {
+	case LE_CONST: return lin_k(e->ival);
+	case LE_VAR:
+		if (en->assigned[e->var])
+			return bad;
+		if (en->loop[e->var]) {
+			a = lin_k(0);
+			a.n = 1, a.var[0] = e->var, a.k[0] = 1;
+			return a;
+		}
+		return en->let[e->var];
+	case LE_BIN:
+		a = lin_of(en, e->a), b = lin_of(en, e->b);
+		if (!a.ok || !b.ok)
+			return bad;
+		switch (e->op) {
+		case LO_ADD: return lin_comb(a, &b, 1);
+		case LO_SUB: return lin_comb(a, &b, -1);
+		case LO_MUL:
+			if (lin_const(&b))
+				return lin_comb(lin_k(0), &a, b.c);
+			if (lin_const(&a))
+				return lin_comb(lin_k(0), &b, a.c);
+			return bad;
+		default: return bad;
+		}
+	default: return bad;
+	}
+}
+
+/* An access (load of IN or store of OUT) in unit u. */
+typedef struct PAcc {
+	Lin l;
+	int unit, store;
+} PAcc;
+
+typedef struct PWalk {
+	PEnv en;
+	PAcc *acc;
+	int n, cap, fail;
+	int in, out;
+	LStmt **st; /* the store statement of each store access */
+} PWalk;
+
+static void pw_add(PWalk *w, Lin l, int unit, LStmt *st)
+{
+	if (!l.ok) {
+		w->fail = 1;
+		return;
+	}
+	if (w->n == w->cap) {
+		int cap = w->cap ? 2 * w->cap : 64;
+		PAcc *a = realloc(w->acc, (size_t)cap * sizeof *a);
+		LStmt **s = realloc(w->st, (size_t)cap * sizeof *s);
+		if (a)
+			w->acc = a;
+		if (s)
+			w->st = s;
+		if (!a || !s) {
+			w->fail = 1;
+			return;
+		}
+		w->cap = cap;
+	}
+	w->acc[w->n] = (PAcc){l, unit, st != NULL};
+	w->st[w->n++] = st;
+}
+
+static void pw_expr(PWalk *w, const LExpr *e, int unit)
+{
+	for (; e && !w->fail; e = e->c) {
+		if (e->kind == LE_LOAD && e->buf == w->out)
+			w->fail = 1;
+		if (e->kind == LE_LOAD && e->buf == w->in)
+			pw_add(w, lin_of(&w->en, e->a), unit, NULL);
+		pw_expr(w, e->a, unit);
+		pw_expr(w, e->b, unit);
+	}
+}
+
+static void pw_list(PWalk *w, LStmtList *l, int unit);
+
+static void pw_stmt(PWalk *w, LStmt *st, int unit)
+{
+	pw_expr(w, st->lo, unit);
+	pw_expr(w, st->hi, unit);
+	pw_expr(w, st->idx, unit);
+	pw_expr(w, st->val, unit);
+	pw_expr(w, st->cond, unit);
+	switch (st->kind) {
+	case LS_FOR: {
+		Lin lo = lin_of(&w->en, st->lo), hi = lin_of(&w->en, st->hi);
+		int ok = st->step == 1 && lo.ok && hi.ok && lin_const(&lo) && lin_const(&hi) && hi.c > lo.c;
+		w->en.loop[st->var] = (unsigned char)ok;
+		w->en.lo[st->var] = ok ? lo.c : 0;
+		w->en.hi[st->var] = ok ? hi.c - 1 : 0;
+		break;
+	}
+	case LS_LET:
+		if (st->val->type == LT_I32)
+			w->en.let[st->var] = lin_of(&w->en, st->val);
+		break;
+	case LS_STORE:
+		if (st->buf == w->in)
+			w->fail = 1;
+		if (st->buf == w->out)
+			pw_add(w, lin_of(&w->en, st->idx), unit, st);
+		break;
+	default: break;
+	}
+	pw_list(w, &st->body, unit);
+	pw_list(w, &st->els, unit);
+}
+
+static void pw_list(PWalk *w, LStmtList *l, int unit)
+{
+	for (int i = 0; i < l->n && !w->fail; i++)
+		pw_stmt(w, l->v[i], unit);
+}
+
+static int64_t floordiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+/* idx = S·Q + K·v + p: Q from the terms with S | k, p from the others (and
+ * c mod S), as ranges over the loop bounds. */
+typedef struct PDec {
+	int64_t K, plo, phi, qlo, qhi;
+	int ok;
+} PDec;
+
+static PDec pdec(const PEnv *en, const Lin *l, int64_t S, int v)
+{
+	int64_t qc = floordiv(l->c, S), pc = l->c - qc * S;
+	PDec d = {0, pc, pc, qc, qc, 1};
+	for (int i = 0; i < l->n && d.ok; i++) {
+		int x = l->var[i];
+		int64_t k = l->k[i];
+		if (!k)
+			continue;
+		if (x == v) {
+			d.K = k;
+			d.ok = k % S != 0;
+			continue;
+		}
+		if (!en->loop[x]) {
+			d.ok = 0;
+			break;
+		}
+		int64_t m = k % S == 0 ? k / S : k, lo = en->lo[x] * m, hi = en->hi[x] * m;
+		if (m < 0) {
+			int64_t t = lo;
+			lo = hi, hi = t;
+		}
+		if (k % S == 0)
+			d.qlo += lo, d.qhi += hi;
+		else
+			d.plo += lo, d.phi += hi;
+		d.ok = small(d.qlo) && small(d.qhi) && small(d.plo) && small(d.phi);
+	}
+	return d;
+}
+
+/* The expression Σ k·x + c over the terms of l chosen by S (q: S | k,
+ * divided by S; else the others without v), plus add. */
+static LExpr *pexpr(LProgram *p, const Lin *l, int64_t S, int v, int q, int64_t add)
+{
+	int64_t qc = floordiv(l->c, S);
+	LExpr *e = le_i32(p, (q ? qc : l->c - qc * S) + add);
+	for (int i = 0; i < l->n && e; i++) {
+		int64_t k = l->k[i];
+		if (!k || l->var[i] == v || (k % S == 0) != (q != 0))
+			continue;
+		e = le_add(p, e, le_mul_k(p, le_var(p, l->var[i]), q ? k / S : k));
+	}
+	return e;
+}
+
+typedef struct PUnit {
+	int v;                       /* chunk variable (-1: the rest) */
+	int64_t vlo, vhi, K;
+	int64_t a, b;                /* pixel window of all accesses, relative to K·v */
+	int64_t as, bs, qlo, qhi;    /* stores: window and Q range */
+	int n_st, n_acc;
+} PUnit;
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A loop of one iteration (the image loop of a batch of one). */
+static int one_trip(const LStmt *s)
+{
+	return s->kind == LS_FOR && s->lo && s->hi && s->lo->kind == LE_CONST && s->hi->kind == LE_CONST &&
+	       s->hi->ival - s->lo->ival == 1 && s->step == 1;
+}
+
+/* Case P (see the top of the file). */
+static Cand try_pixels(LProgram *p, LStmt *top, int in, int out, int dry)
+{
+	Cand r = {0, 0, 0, 0, 0};
+	LStmt *s = top;
+	if (!one_trip(s))
+		return r;
+	while (s->body.n == 1 && one_trip(s->body.v[0]))
+		s = s->body.v[0];
+	LStmtList *cl = &s->body;
+	int nv = p->n_vars + 1, nu = cl->n + 1;
+	PWalk w;
+	memset(&w, 0, sizeof w);
+	w.in = in, w.out = out;
+	w.en.let = calloc((size_t)nv, sizeof *w.en.let);
+	w.en.loop = calloc((size_t)nv, 1);
+	w.en.assigned = calloc((size_t)nv, 1);
+	w.en.lo = calloc((size_t)nv, sizeof *w.en.lo);
+	w.en.hi = calloc((size_t)nv, sizeof *w.en.hi);
+	PUnit *u = calloc((size_t)nu, sizeof *u);
+	unsigned char *eff = calloc((size_t)nu, 1), *ust = calloc((size_t)nu, 1);
+	int64_t *cand = NULL;
+	if (!w.en.let || !w.en.loop || !w.en.assigned || !w.en.lo || !w.en.hi || !u || !eff || !ust)
+		goto done;
+	mark_sets(w.en.assigned, &top->body);
+	/* the enclosing one-iteration loops and s itself */
+	for (LStmt *t = top;; t = t->body.v[0]) {
+		int ok = t->lo->kind == LE_CONST && t->hi->kind == LE_CONST && t->step == 1 && t->hi->ival > t->lo->ival;
+		if (!ok)
+			goto done;
+		w.en.loop[t->var] = 1, w.en.lo[t->var] = t->lo->ival, w.en.hi[t->var] = t->hi->ival - 1;
+		if (t == s)
+			break;
+	}
+	/* units: each iteration of a for element of cl that stores OUT (when
+	 * its variable is the chunk variable of all its accesses for S), and
+	 * the rest of cl (unit cl->n), whose stores must follow the loop units */
+	for (int i = 0; i <= cl->n; i++) {
+		u[i].v = -1;
+		if (i == cl->n)
+			break;
+		LStmt *e = cl->v[i];
+		int n = 0, bad = 0, st = 0;
+		count_stmt(e, -1, NULL, &n, &bad, &st, out);
+		ust[i] = st != 0;
+		if (st && e->kind == LS_FOR && e->step == 1 && e->lo->kind == LE_CONST && e->hi->kind == LE_CONST &&
+		    e->hi->ival > e->lo->ival)
+			u[i].v = e->var, u[i].vlo = e->lo->ival, u[i].vhi = e->hi->ival - 1;
+	}
+	for (int i = 0; i < cl->n && !w.fail; i++)
+		pw_stmt(&w, cl->v[i], i);
+	if (w.fail || !w.n)
+		goto done;
+	/* candidate S: the coefficients of the accesses */
+	int nc = 0;
+	for (int i = 0; i < w.n; i++)
+		nc += w.acc[i].l.n;
+	cand = calloc((size_t)nc + 1, sizeof *cand);
+	if (!cand)
+		goto done;
+	nc = 0;
+	for (int i = 0; i < w.n; i++)
+		for (int j = 0; j < w.acc[i].l.n; j++)
+			if (w.acc[i].l.k[j] > 1 || w.acc[i].l.k[j] < -1)
+				cand[nc++] = w.acc[i].l.k[j] < 0 ? -w.acc[i].l.k[j] : w.acc[i].l.k[j];
+	qsort(cand, (size_t)nc, sizeof *cand, cmp_i64);
+	const LBuf *bi = &p->bufs[in], *bo = &p->bufs[out];
+	int64_t merged = bi->numel > bo->numel ? bi->numel : bo->numel, es = elsize(bo);
+	int64_t S = 0, tn = 0;
+	/* pass 0: the S with the smallest temporary; pass 1: its units again */
+	for (int ci = 0, pass = 0; pass < 2; ci = 0, pass += S ? 1 : 2)
+	for (; ci < nc; ci++) {
+		int64_t s_ = cand[ci];
+		if ((ci && cand[ci] == cand[ci - 1]) || (pass && s_ != S))
+			continue;
+		int ok = 1;
+		/* which loop elements are units for this S */
+		for (int k = 0; k < cl->n; k++)
+			eff[k] = u[k].v >= 0;
+		for (int i = 0; i < w.n; i++) {
+			int e = w.acc[i].unit;
+			if (!eff[e])
+				continue;
+			PDec d = pdec(&w.en, &w.acc[i].l, s_, u[e].v);
+			if (!d.ok || d.K <= 0)
+				eff[e] = 0;
+		}
+		int last_loop = -1;
+		for (int k = 0; k < cl->n; k++)
+			if (eff[k])
+				last_loop = k;
+		for (int k = 0; k < last_loop; k++)
+			if (!eff[k] && ust[k])
+				ok = 0;
+		for (int k = 0; k <= cl->n; k++)
+			u[k].n_st = u[k].n_acc = 0, u[k].K = 0;
+		for (int i = 0; i < w.n && ok; i++) {
+			int e = eff[w.acc[i].unit] ? w.acc[i].unit : cl->n;
+			PUnit *x = &u[e];
+			int v = e < cl->n ? x->v : -1;
+			PDec d = pdec(&w.en, &w.acc[i].l, s_, v);
+			if (!d.ok || (v >= 0 && (d.K <= 0 || (x->n_acc && d.K != x->K))) || (v < 0 && d.K)) {
+				ok = 0;
+				break;
+			}
+			x->K = d.K;
+			if (!x->n_acc || d.plo < x->a)
+				x->a = d.plo;
+			if (!x->n_acc || d.phi > x->b)
+				x->b = d.phi;
+			x->n_acc++;
+			if (w.acc[i].store) {
+				if (!x->n_st || d.plo < x->as)
+					x->as = d.plo;
+				if (!x->n_st || d.phi > x->bs)
+					x->bs = d.phi;
+				if (!x->n_st || d.qlo < x->qlo)
+					x->qlo = d.qlo;
+				if (!x->n_st || d.qhi > x->qhi)
+					x->qhi = d.qhi;
+				x->n_st++;
+			}
+		}
+		/* windows: inside [0, S), one iteration narrower than K, units disjoint */
+		int64_t t = 0;
+		for (int k = 0; k <= cl->n && ok; k++) {
+			PUnit *x = &u[k];
+			int lp = k < cl->n && eff[k];
+			if (!x->n_acc)
+				continue;
+			int64_t lo = lp ? x->K * x->vlo + x->a : x->a, hi = lp ? x->K * x->vhi + x->b : x->b;
+			if (lo < 0 || hi >= s_ || (lp && x->b - x->a >= x->K))
+				ok = 0;
+			for (int m = 0; m < k && ok; m++) {
+				PUnit *y = &u[m];
+				if (!y->n_acc)
+					continue;
+				int64_t lo2 = y->K * y->vlo + y->a, hi2 = y->K * y->vhi + y->b; /* m < k: a loop unit */
+				if (lo <= hi2 && lo2 <= hi)
+					ok = 0;
+			}
+			if (x->n_st) {
+				int64_t kv = lp ? x->K * x->vhi : 0, kv0 = lp ? x->K * x->vlo : 0;
+				if (s_ * x->qlo + kv0 + x->as < 0 || s_ * x->qhi + kv + x->bs >= merged)
+					ok = 0;
+				int64_t sz = (x->qhi - x->qlo + 1) * (x->bs - x->as + 1);
+				if (sz > t)
+					t = sz;
+			}
+		}
+		if (!pass && ok && t > 0 && (!S || t < tn))
+			S = s_, tn = t;
+	}
+	if (!S || tn <= 0)
+		goto done;
+	r.tn = tn;
+	r.saved = mem_raw_bytes(bi) + mem_raw_bytes(bo) - merged * es - tn * es - bo->align;
+	if (r.saved <= 0)
+		goto done;
+	r.ok = 1;
+	r.mode = 'P';
+	if (dry)
+		goto done;
+	/* transform: stores to T, a copy-back per unit, merge */
+	char name[300];
+	snprintf(name, sizeof name, "%s.tmp", bo->name);
+	for (int k = 1; loop_find_buf(p, name) >= 0; k++)
+		snprintf(name, sizeof name, "%s.tmp%d", bo->name, k);
+	int tb = loop_add_buf(p, name, LB_ARENA, bo->type, tn);
+	if (tb < 0) {
+		r.ok = -1;
+		goto done;
+	}
+	p->bufs[tb].align = p->bufs[out].align;
+	for (int i = 0; i < w.n; i++) {
+		if (!w.acc[i].store)
+			continue;
+		int e = eff[w.acc[i].unit] ? w.acc[i].unit : cl->n;
+		PUnit *x = &u[e];
+		int v = e < cl->n ? x->v : -1;
+		int64_t wd = x->bs - x->as + 1;
+		LExpr *q = pexpr(p, &w.acc[i].l, S, v, 1, -x->qlo), *pp = pexpr(p, &w.acc[i].l, S, v, 0, -x->as);
+		LExpr *ti = q && pp ? le_add(p, le_mul_k(p, q, wd), pp) : NULL;
+		if (!ti) {
+			r.ok = -1;
+			goto done;
+		}
+		w.st[i]->buf = tb;
+		w.st[i]->idx = ti;
+	}
+	int ncl = cl->n;
+	for (int k = 0; k <= ncl; k++) {
+		PUnit *x = &u[k];
+		if (!x->n_st)
+			continue;
+		int64_t wd = x->bs - x->as + 1;
+		int lp = k < ncl && eff[k];
+		LStmtList *to = lp ? &cl->v[k]->body : cl;
+		int jq = loop_new_var(p, "q", LT_I32, 1), jr = loop_new_var(p, "j", LT_I32, 1);
+		LStmt *fq = jq < 0 ? NULL : ls_for(p, to, jq, le_i32(p, 0), le_i32(p, x->qhi - x->qlo + 1), 1);
+		LStmt *fr = fq && jr >= 0 ? ls_for(p, &fq->body, jr, le_i32(p, 0), le_i32(p, wd), 1) : NULL;
+		LExpr *oi = fr ? le_add(p, le_mul_k(p, le_var(p, jq), S), le_var(p, jr)) : NULL;
+		if (oi && lp)
+			oi = le_add(p, oi, le_mul_k(p, le_var(p, x->v), x->K));
+		if (oi)
+			oi = le_add(p, oi, le_i32(p, S * x->qlo + x->as));
+		LExpr *tv = oi ? le_load(p, tb, le_add(p, le_mul_k(p, le_var(p, jq), wd), le_var(p, jr))) : NULL;
+		if (!tv || !ls_store(p, &fr->body, out, oi, tv)) {
+			r.ok = -1;
+			goto done;
+		}
+	}
+	if (bi->numel > bo->numel)
+		p->bufs[out].numel = bi->numel;
+	if (p->bufs[in].align > p->bufs[out].align)
+		p->bufs[out].align = p->bufs[in].align;
+	if (mem_redirect(p, in, out, 0) < 0)
+		r.ok = -1;
+done:
+	free(w.en.let);
+	free(w.en.loop);
+	free(w.en.assigned);
+	free(w.en.lo);
+	free(w.en.hi);
+	free(w.acc);
+	free(w.st);
+	free(u);
+	free(eff);
+	free(ust);
+	free(cand);
 	return r;
 }
 
@@ -707,7 +1238,26 @@ static int64_t bound_if(const LProgram *p, const int *first, const int *last, in
 
 static int64_t round_up(int64_t x, int64_t a) { return a > 1 ? (x + a - 1) / a * a : x; }
 
-int loop_pass_inplace(LProgram *p, const LoopPassCtx *c, Diag *d)
+/* The bound of p in program order (0 for an empty program). */
+static int64_t program_bound(const LProgram *p)
+{
+	int *first = calloc((size_t)p->n_bufs + 1, sizeof *first), *last = calloc((size_t)p->n_bufs + 1, sizeof *last);
+	unsigned char *use = p->body.n ? mem_uses(p) : NULL;
+	int64_t b = -1;
+	if (first && last && (use || !p->body.n)) {
+		if (use)
+			mem_liveness(p, use, NULL, first, last);
+		b = use ? mem_bound(p, first, last, NULL) : 0;
+	}
+	free(first);
+	free(last);
+	free(use);
+	return b;
+}
+
+/* Merge while candidates remain; rule: only merges that do not raise the
+ * current bound. *n_merged: merges done. */
+static int merge_all(LProgram *p, const LoopPassCtx *c, int rule, int *n_merged, Diag *d)
 {
 	for (int b = 0; b < p->n_bufs; b++)
 		if (p->bufs[b].kind == LB_ARENA && p->bufs[b].align < c->arena_align)
@@ -721,11 +1271,6 @@ int loop_pass_inplace(LProgram *p, const LoopPassCtx *c, Diag *d)
 	use = mem_uses(p);
 	if (!use)
 		goto oom;
-	mem_liveness(p, use, NULL, first, last);
-	if (c->mem) {
-		c->mem->no_reuse = mem_no_reuse(p);
-		c->mem->bound_lowered = mem_bound(p, first, last, NULL);
-	}
 	for (int again = 1; again;) {
 		again = 0;
 		free(use);
@@ -760,7 +1305,7 @@ int loop_pass_inplace(LProgram *p, const LoopPassCtx *c, Diag *d)
 					int64_t al = bi->align > bo->align ? bi->align : bo->align;
 					int64_t mx = mem_raw_bytes(bi) > mem_raw_bytes(bo) ? mem_raw_bytes(bi) : mem_raw_bytes(bo);
 					/* a merge must not raise the bound (the merged buffer lives as long as both) */
-					if (bound_if(p, first, last, in, out, round_up(mx, al), 0, s) <= bound &&
+					if ((!rule || bound_if(p, first, last, in, out, round_up(mx, al), 0, s) <= bound) &&
 					    try_elementwise(st, in, out)) {
 						if (p->bufs[in].numel > p->bufs[out].numel)
 							p->bufs[out].numel = p->bufs[in].numel;
@@ -771,14 +1316,14 @@ int loop_pass_inplace(LProgram *p, const LoopPassCtx *c, Diag *d)
 						again = 1;
 						break;
 					}
-					for (int mode = 'A'; mode <= 'B' && !again; mode++) {
-						Cand k = try_chunks(p, st, in, out, 1, mode, d);
+					for (int mode = 'A'; mode <= 'C' && !again; mode++) {
+						Cand k = mode == 'C' ? try_pixels(p, st, in, out, 1) : try_chunks(p, st, in, out, 1, mode, d);
 						if (k.ok != 1)
 							continue;
 						int64_t es = elsize(bo), m2 = in_numel_max(bi, bo, k.d) * es;
-						if (bound_if(p, first, last, in, out, round_up(m2, al), round_up(k.tn * es, bo->align), s) > bound)
+						if (rule && bound_if(p, first, last, in, out, round_up(m2, al), round_up(k.tn * es, bo->align), s) > bound)
 							continue;
-						k = try_chunks(p, st, in, out, 0, mode, d);
+						k = mode == 'C' ? try_pixels(p, st, in, out, 0) : try_chunks(p, st, in, out, 0, mode, d);
 						if (k.ok < 0)
 							goto oom;
 						again = 1;
@@ -788,8 +1333,7 @@ int loop_pass_inplace(LProgram *p, const LoopPassCtx *c, Diag *d)
 		}
 		merged += again;
 	}
-	if (c->mem)
-		c->mem->n_inplace = merged;
+	*n_merged = merged;
 	rc = 0;
 	goto out;
 oom:
@@ -799,4 +1343,48 @@ out:
 	free(first);
 	free(last);
 	return rc;
+}
+
+/* The bound in program order of p after merge_all(rule) on a copy of p
+ * (printed and parsed back: the pass never reads constant data); -1 if the
+ * copy cannot be made. */
+static int64_t trial_bound(const LProgram *p, const LoopPassCtx *c, int rule)
+{
+	Diag d;
+	diag_init(&d);
+	char *txt = loop_print(p);
+	LProgram *q = txt ? loop_parse(txt, "inplace-trial", &d) : NULL;
+	int64_t bound = -1;
+	int n = 0;
+	if (q && merge_all(q, c, rule, &n, &d) == 0)
+		bound = program_bound(q);
+	loop_free(q);
+	free(txt);
+	diag_free(&d);
+	return bound;
+}
+
+/* Two strategies, the one with the lower bound applied (ties: the rule):
+ * with the rule "a merge must not raise the bound" a merge that raises it
+ * for now is refused even when the merges after it would bring the bound
+ * below where it was (MobileNetV1: the stride-2 depthwise's merged buffer
+ * keeps its input's size until the next 1x1 conv also merges); without it
+ * every merge that saves memory in its statement is made, which on graphs
+ * with branches can raise the bound. */
+int loop_pass_inplace(LProgram *p, const LoopPassCtx *c, Diag *d)
+{
+	for (int b = 0; b < p->n_bufs; b++)
+		if (p->bufs[b].kind == LB_ARENA && p->bufs[b].align < c->arena_align)
+			p->bufs[b].align = c->arena_align;
+	if (c->mem) {
+		c->mem->no_reuse = mem_no_reuse(p);
+		c->mem->bound_lowered = program_bound(p);
+	}
+	int64_t with_rule = trial_bound(p, c, 1), without = trial_bound(p, c, 0);
+	int rule = !(with_rule >= 0 && without >= 0 && without < with_rule), n = 0;
+	if (merge_all(p, c, rule, &n, d) < 0)
+		return -1;
+	if (c->mem)
+		c->mem->n_inplace = n;
+	return 0;
 }
