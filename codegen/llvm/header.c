@@ -101,6 +101,25 @@ typedef struct ExtW {
 	uint32_t hash, bytes;
 } ExtW;
 
+/* PREFIX_run_checked: PREFIX_run behind a check of the arena's size, for
+ * callers whose arena size is known only at run time (a buffer shared
+ * with other code, an allocation). In the header, so the object of either
+ * backend (LLVM or -filetype=c) provides it unchanged. */
+static void run_checked(Buf *b, const char *up, const char *prefix, const char *it, const char *ot, int ext)
+{
+	put(b, "/* %s_run after checking that the arena has arena_size >= %s_ARENA_BYTES\n"
+	       " * bytes: %s_ERR_ARENA_SIZE (nothing written) when it is smaller, else what\n"
+	       " * %s_run returns. */\n", prefix, up, up, prefix);
+	put(b, "#define %s_ERR_ARENA_SIZE 8 /* %s_run_checked: arena_size < %s_ARENA_BYTES */\n", up, prefix, up);
+	put(b, "static inline int %s_run_checked(const %s *input, %s *output, void *arena, size_t arena_size%s)\n"
+	       "{\n"
+	       "\tif (arena_size < (size_t)%s_ARENA_BYTES)\n"
+	       "\t\treturn %s_ERR_ARENA_SIZE;\n"
+	       "\treturn %s_run(input, output, arena%s);\n"
+	       "}\n\n",
+	    prefix, it, ot, ext ? ", const void *weights" : "", up, up, prefix, ext ? ", weights" : "");
+}
+
 static char *header_text(const LProgram *p, const char *prefix, const CgIoDesc *in, const CgIoDesc *out,
                          const ExtW *ext)
 {
@@ -160,8 +179,8 @@ static char *header_text(const LProgram *p, const char *prefix, const CgIoDesc *
 		        " */\n",
 		    prefix, up, prefix, up, up, up, up, prefix, (long long)consts);
 	}
-	put(&b, "#ifndef %s_H\n#define %s_H\n\n%s#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n", up, up,
-	    ext ? "#include <stddef.h>\n" : "");
+	put(&b, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
+	    up, up);
 	put(&b, "/* Scratch memory for activations, planned at compile time. */\n");
 	put(&b, "#define %s_ARENA_BYTES %lld\n", up, (long long)p->arena_bytes);
 	put(&b, "#define %s_ARENA_ALIGN %d /* required alignment of the arena, bytes */\n\n", up, cg_arena_align(p));
@@ -197,6 +216,7 @@ static char *header_text(const LProgram *p, const char *prefix, const CgIoDesc *
 		    up);
 		put(&b, "int %s_run(const %s *input, %s *output, void *arena, const void *weights);\n\n", prefix,
 		    c_type(ib->type), c_type(ob->type));
+		run_checked(&b, up, prefix, c_type(ib->type), c_type(ob->type), 1);
 		goto tail;
 	}
 	put(&b, "/* Status codes (the values of NNL_OK, NNL_ERR_NULL, NNL_ERR_ALIGN in\n"
@@ -209,6 +229,7 @@ static char *header_text(const LProgram *p, const char *prefix, const CgIoDesc *
 	        " * nothing is written to output. */\n",
 	    up);
 	put(&b, "int %s_run(const %s *input, %s *output, void *arena);\n\n", prefix, c_type(ib->type), c_type(ob->type));
+	run_checked(&b, up, prefix, c_type(ib->type), c_type(ob->type), 0);
 tail:
 	put(&b, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_H */\n", up);
 	free(up);

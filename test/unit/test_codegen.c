@@ -235,6 +235,10 @@ static int have(const char *tool)
 	return system(cmd) == 0;
 }
 
+/* run_on's last two status codes: m_run_checked with an arena of
+ * M_ARENA_BYTES - 1 bytes, then of M_ARENA_BYTES bytes. */
+static int st_small = -1, st_exact = -1;
+
 static int run_on(const Runner *r, const char *name, const float *in, int nin, float *out, int nout, int *st_null,
                   int *st_align, int arena_bytes)
 {
@@ -258,6 +262,9 @@ static int run_on(const Runner *r, const char *name, const float *in, int nin, f
 	fprintf(f, " for (int i = 0; i < %d; i++) { uint32_t u; memcpy(&u, &out[i], 4); printf(\"%%08x\\n\", u); }\n", nout);
 	fprintf(f, " printf(\"%%d\\n\", m_run(NULL, out, arena));\n");
 	fprintf(f, " printf(\"%%d\\n\", M_ARENA_BYTES ? m_run(in, out, arena + 1) : 2);\n");
+	/* the header's m_run_checked: an arena one byte smaller is refused, the exact size runs */
+	fprintf(f, " printf(\"%%d\\n\", M_ARENA_BYTES ? m_run_checked(in, out, arena, M_ARENA_BYTES - 1) : 8);\n");
+	fprintf(f, " printf(\"%%d\\n\", m_run_checked(in, out, arena, M_ARENA_BYTES));\n");
 	fprintf(f, " return 0;\n}\n");
 	fclose(f);
 	char obj[512];
@@ -278,7 +285,7 @@ static int run_on(const Runner *r, const char *name, const float *in, int nin, f
 		uint32_t u32 = u;
 		memcpy(&out[i], &u32, 4);
 	}
-	if (fscanf(pp, "%d %d", st_null, st_align) != 2) {
+	if (fscanf(pp, "%d %d %d %d", st_null, st_align, &st_small, &st_exact) != 4) {
 		pclose(pp);
 		return -1;
 	}
@@ -316,6 +323,9 @@ static void check_dense(CgOptLevel opt, const char *name)
 		assert_true(memcmp(&y[i], &ref[i], 4) == 0);
 	assert_int_equal(sn, 1); /* NNL_ERR_NULL */
 	assert_int_equal(sa, 2); /* NNL_ERR_ALIGN */
+	assert_true(p->arena_bytes > 0);
+	assert_int_equal(st_small, 8); /* M_ERR_ARENA_SIZE: one byte short */
+	assert_int_equal(st_exact, 0);
 	diag_free(&d);
 	loop_free(p);
 }
