@@ -16,10 +16,11 @@
  *           labelled "<id or output tensor> (<Op>)".
  *
  * Per op family (all float math in f32 unless the interpreter uses double):
- *   Conv1d/2d   per image (one top-level loop n): a padded conv first copies
- *               the image into a zero-padded arena buffer "<y>_pad" (border
- *               ring zeroed, inside copied), so every output has all its taps
- *               and no bound is computed. Then register blocks of 4 output
+ *   Conv1d/2d   per image (one top-level loop n): a padded conv reads a
+ *               zero-padded arena scratch "<y>_pad" (per depthwise group its
+ *               planes, else per band of 4 output rows its padded rows), so
+ *               every output has all its taps and no bound is computed.
+ *               Then register blocks of 4 output
  *               channels × 4 columns of a row (8 columns when a group has
  *               one output channel: depthwise): 16 f32 accumulators from 0,
  *               taps in (ic, kh, kw) order, bias added last (as eval_conv;
