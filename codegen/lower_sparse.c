@@ -4,9 +4,9 @@
  * 1 byte per column delta + the row starts, against 4 bytes per weight
  * dense: at 50 % zeros the layer's flash drops by ~37 %. The kernel walks
  * the nonzeros of each row with a running column (c += dcol[k]) so it does
- * one load of x, one of the value and one byte per nonzero: ~8.8 Cortex-M4
- * instructions per nonzero against ~3.4 per weight for the dense blocked
- * loop, so it is faster only from ~62 % zeros, while the storage is
+ * one load of x, one of the value and one byte per nonzero: ~7.8 Cortex-M4
+ * instructions per nonzero against ~2.4 per weight for the dense blocked
+ * loop, so it is faster only from ~70 % zeros, while the storage is
  * smaller from ~20 % (measured, docs/studies/pruning.md). nnllc
  * -sparse-min=F chooses (default: whenever the storage is smaller).
  */

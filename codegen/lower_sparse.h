@@ -10,7 +10,7 @@
  * fraction of zeros reaches the -sparse-min threshold AND the sparse storage
  * is smaller than the dense one (5 bytes per entry + row starts vs 4 per
  * weight, i.e. from ~20 % zeros). The sparse kernel is slower than the dense
- * one below ~62 % zeros on Cortex-M4 (docs/studies/pruning.md): the
+ * one below ~70 % zeros on Cortex-M4 (docs/studies/pruning.md): the
  * threshold trades flash for speed. */
 int lower_sparse_wanted(const Tensor *w);
 

@@ -81,7 +81,7 @@ static void usage(FILE *f)
 	        "                     in PREFIX.weights.bin beside the output, passed to PREFIX_run\n"
 	        "  -sparse-min=F|off  store a Linear weight sparsely (zeros skipped; docs/codegen.md) when\n"
 	        "                     at least a fraction F of it is zero and that is smaller (default 0:\n"
-	        "                     whenever smaller, ~20%% zeros; the kernel is faster from ~0.62 on M4)\n"
+	        "                     whenever smaller, ~20%% zeros; the kernel is faster from ~0.7 on M4)\n"
 	        "  --print-after=P    print the program after pass P to stdout: lower (loop IR),\n"
 	        "                     a loop pass (%s), all (after each),\n"
 	        "                     codegen (LLVM IR), optimize (optimized LLVM IR); repeatable\n"
