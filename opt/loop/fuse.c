@@ -25,7 +25,7 @@
  *    digits i1..in as affine expressions of the producer's loop variables
  *    (checked with intervals), and the producer's stores write each element
  *    of the consumer's range exactly once (checked by enumeration);
- *  - cost: no statement list of the producer holds more than 4 of those
+ *  - cost: no statement list of the producer holds more than 8 of those
  *    stores (a register-blocked epilogue: inlining the body 16 times in a row
  *    spilled on Cortex-M4 and was slower than the separate pass);
  *  - the producer and the statements between it and the consumer neither
@@ -44,7 +44,7 @@
 
 #define MAXD 8
 #define MAXLOOPS 32
-#define MAX_STORES_PER_LIST 4
+#define MAX_STORES_PER_LIST 8
 
 typedef struct Cons {
 	int nd;
