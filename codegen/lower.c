@@ -66,6 +66,7 @@
  *               constant is a copy emitted.
  */
 #include "codegen.h"
+#include "lower_quant.h"
 #include "lower_sparse.h"
 
 #include <math.h>
@@ -1907,6 +1908,25 @@ static int lower_node(Lower *L, const Node *n)
 			L->tb[n->out] = xb;
 		}
 		return 0;
+	}
+	if (lower_quant_wanted(L->b, n)) { /* integer nodes: lower_quant.c */
+		int *inb = nnl_malloc((size_t)n->n_in * sizeof *inb + 1);
+		if (!inb) {
+			L->oom = 1;
+			return -1;
+		}
+		for (int i = 0; i < n->n_in; i++)
+			inb[i] = lower_quant_reads(n, i) ? buf_of(L, n->in[i], 0) : -1;
+		int yb = out_of(L, n), rc = -1;
+		char msg[256] = "";
+		if (yb >= 0 && !L->err)
+			rc = lower_quant_node(L->p, to, L->b, n, inb, yb, msg, sizeof msg);
+		free(inb);
+		if (rc < 0 && msg[0])
+			lerr(L, "%s", msg);
+		else if (rc < 0 && !L->err)
+			L->oom = 1;
+		return rc;
 	}
 	switch (n->op) {
 	case OP_LINEAR: return lower_linear(L, n, to);

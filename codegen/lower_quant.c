@@ -1,0 +1,967 @@
+/* lower_quant.c — the integer nodes of a quantized model (docs/quantization.md)
+ * lowered to the loop IR, computing bit for bit what ir/ops_quant.c computes.
+ *
+ * Requantization (qm, shift) is computed at compile time with the
+ * interpreter's nnl_quantize_multiplier from the same stored scales; the loop
+ * code does MultiplyByQuantizedMultiplier with i64 products exactly as
+ * nnl_mbqm (SRDHM with its nudge and truncating division by 2^31, then
+ * RoundingDivideByPOT with mask/threshold), 16x8 as nnl_mbqm64.
+ *
+ * Conv1d/2d and Linear: int32 accumulators (int64 for 16x8) started at a
+ * folded bias bias[o] − zp_x·Σw[o] (a padded conv reads an arena scratch
+ * "<y>_qpad" filled with zp_x, so every tap is inside and the fold is exact;
+ * the int32 sum wraps like the interpreter's (int32) cast of its int64 sum).
+ * Register blocks: 4 output channels × 2 columns for convs (1 × 4 for
+ * depthwise), 8 outputs for Linear; weights (int4 unpacked) are re-laid out
+ * per block ("<w>_qblk", i8) so a block's weights of one tap are adjacent.
+ * Per-channel requantization constants live in "<y>_rq" (i32: qm, right
+ * shift, mask, mask>>1, left shift; i64 for 16x8: reduced, rounding, total).
+ */
+#include "lower_quant.h"
+#include "quant.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Q {
+	LProgram *p;
+	const Block *b;
+	const Node *n;
+	char *msg;
+	size_t msgn;
+	int err;
+} Q;
+
+static void qerr(Q *q, const char *fmt, ...)
+{
+	if (q->err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(q->msg, q->msgn, fmt, ap);
+	va_end(ap);
+	q->err = 1;
+}
+
+/* ---- expression helpers ----------------------------------------------------- */
+
+static LExpr *I32(Q *q, int64_t v) { return le_i32(q->p, v); }
+static LExpr *IK(Q *q, LType t, int64_t v) { return le_int(q->p, t, v); }
+static LExpr *V(Q *q, int v) { return v < 0 ? NULL : le_var(q->p, v); }
+static LExpr *B(Q *q, LBinOp op, LExpr *a, LExpr *b) { return le_bin(q->p, op, a, b); }
+static LExpr *ADD(Q *q, LExpr *a, LExpr *b) { return le_add(q->p, a, b); }
+static LExpr *MULK(Q *q, LExpr *a, int64_t k) { return le_mul_k(q->p, a, k); }
+static LExpr *CAST(Q *q, LType t, LExpr *a) { return a && a->type == t ? a : le_cast(q->p, t, a, 0); }
+static LExpr *LD(Q *q, int buf, LExpr *i) { return le_load(q->p, buf, i); }
+static LExpr *SEL(Q *q, LExpr *c, LExpr *a, LExpr *b) { return le_select(q->p, c, a, b); }
+
+static int var(Q *q, const char *prefix, LType t, int loop)
+{
+	int v = loop_new_var(q->p, prefix, t, loop);
+	if (v < 0)
+		q->err = 1;
+	return v;
+}
+
+static int let(Q *q, LStmtList *to, const char *prefix, LExpr *e)
+{
+	if (!e) {
+		q->err = 1;
+		return -1;
+	}
+	int v = var(q, prefix, e->type, 0);
+	if (v >= 0 && !ls_let(q->p, to, v, e))
+		q->err = 1;
+	return v;
+}
+
+static void set(Q *q, LStmtList *to, int v, LExpr *e)
+{
+	if (v < 0 || !e || !ls_set(q->p, to, v, e))
+		q->err = 1;
+}
+
+static void store(Q *q, LStmtList *to, int buf, LExpr *i, LExpr *e)
+{
+	if (!i || !e || !ls_store(q->p, to, buf, i, e))
+		q->err = 1;
+}
+
+/* for v in lo..hi (constants); the body. *iv: the index expression maker. */
+typedef struct Ix {
+	int var; /* -1: constant c */
+	int64_t c;
+} Ix;
+
+static LExpr *IX(Q *q, Ix x) { return x.var < 0 ? I32(q, x.c) : V(q, x.var); }
+
+static LStmtList *FOR(Q *q, LStmtList *to, const char *name, int64_t lo, int64_t hi, Ix *iv)
+{
+	iv->var = -1;
+	iv->c = lo;
+	if (hi - lo == 1)
+		return to;
+	int v = var(q, name, LT_I32, 1);
+	LStmt *s = v < 0 ? NULL : ls_for(q->p, to, v, I32(q, lo), I32(q, hi), 1);
+	if (!s) {
+		q->err = 1;
+		return to;
+	}
+	iv->var = v;
+	iv->c = 0;
+	return &s->body;
+}
+
+static LStmtList *FORE(Q *q, LStmtList *to, const char *name, LExpr *lo, LExpr *hi, Ix *iv)
+{
+	int v = var(q, name, LT_I32, 1);
+	LStmt *s = v < 0 || !lo || !hi ? NULL : ls_for(q->p, to, v, lo, hi, 1);
+	iv->var = v;
+	iv->c = 0;
+	if (!s) {
+		q->err = 1;
+		iv->var = -1;
+		return to;
+	}
+	return &s->body;
+}
+
+/* Σ ix·k + c as an i32 expression */
+static LExpr *AX(Q *q, int n, const Ix *x, const int64_t *k, int64_t c)
+{
+	LExpr *e = NULL;
+	for (int i = 0; i < n; i++)
+		if (x[i].var < 0)
+			c += x[i].c * k[i];
+	for (int i = 0; i < n; i++)
+		if (x[i].var >= 0 && k[i] != 0) {
+			LExpr *t = MULK(q, V(q, x[i].var), k[i]);
+			e = e ? ADD(q, e, t) : t;
+		}
+	if (!e)
+		return I32(q, c);
+	return c ? ADD(q, e, I32(q, c)) : e;
+}
+
+/* ---- buffers ------------------------------------------------------------------ */
+
+static int add_const(Q *q, const char *tname, const char *suffix, LType t, int64_t n, void *data)
+{
+	char base[80], name[112];
+	size_t j = 0;
+	if (!tname[0] || (tname[0] >= '0' && tname[0] <= '9'))
+		base[j++] = 't';
+	for (const char *s = tname; *s && j < 64; s++) {
+		char ch = *s;
+		int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+		base[j++] = ok ? ch : '_';
+	}
+	base[j] = 0;
+	snprintf(name, sizeof name, "%s%s", base, suffix);
+	for (int k = 2; loop_find_buf(q->p, name) >= 0; k++)
+		snprintf(name, sizeof name, "%s%s_%d", base, suffix, k);
+	int bi = loop_add_buf(q->p, name, LB_CONST, t, n);
+	if (bi < 0) {
+		free(data);
+		q->err = 1;
+		return -1;
+	}
+	LBuf *bf = &q->p->bufs[bi];
+	if (data) {
+		bf->data = data;
+		bf->origin = nnl_strdup(tname);
+		if (!bf->origin)
+			q->err = 1;
+	}
+	return bi;
+}
+
+/* An arena scratch buffer. */
+static int add_scratch(Q *q, const char *tname, const char *suffix, LType t, int64_t n)
+{
+	char name[64];
+	snprintf(name, sizeof name, "%.60s", tname);
+	for (char *s = name; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			*s = '_';
+	char full[100];
+	snprintf(full, sizeof full, "%s%s%.16s", (name[0] >= '0' && name[0] <= '9') ? "t" : "", name, suffix);
+	char u[128];
+	snprintf(u, sizeof u, "%s", full);
+	for (int k = 2; loop_find_buf(q->p, u) >= 0; k++)
+		snprintf(u, sizeof u, "%s_%d", full, k);
+	int bi = loop_add_buf(q->p, u, LB_ARENA, t, n);
+	if (bi < 0)
+		q->err = 1;
+	return bi;
+}
+
+static LType lt_of(DType t) { return t == DT_INT16 ? LT_I16 : t == DT_INT32 ? LT_I32 : LT_I8; }
+
+/* ---- requantization ------------------------------------------------------------ */
+
+/* Per-channel int8-scheme constants: rq[o*5 + {0..4}] = qm, right, mask, mask>>1, left. */
+static int32_t *rq_table(const int32_t *qm, const int *sh, int64_t O, int *any_left)
+{
+	int32_t *t = nnl_malloc((size_t)(O ? O : 1) * 5 * sizeof *t);
+	if (!t)
+		return NULL;
+	*any_left = 0;
+	for (int64_t o = 0; o < O; o++) {
+		int left = sh[o] > 0 ? sh[o] : 0, right = sh[o] > 0 ? 0 : -sh[o];
+		int32_t mask = (int32_t)((INT64_C(1) << right) - 1);
+		t[o * 5 + 0] = qm[o];
+		t[o * 5 + 1] = right;
+		t[o * 5 + 2] = mask;
+		t[o * 5 + 3] = mask >> 1;
+		t[o * 5 + 4] = left;
+		*any_left |= left > 0;
+	}
+	return t;
+}
+
+/* MBQM(x, qm, shift) as nnl_mbqm; x: i32 expression; qm/right/mask/half/left:
+ * i32 expressions (left NULL: no left shift). Emits lets into to, returns
+ * an i32 expression. */
+static LExpr *mbqm(Q *q, LStmtList *to, LExpr *x, LExpr *qm, LExpr *right, LExpr *mask, LExpr *half, LExpr *left)
+{
+	if (left)
+		x = B(q, LO_SHL, x, left);
+	int ab = let(q, to, "ab", B(q, LO_MUL, CAST(q, LT_I64, x), CAST(q, LT_I64, qm)));
+	LExpr *nudge = SEL(q, B(q, LO_GE, V(q, ab), IK(q, LT_I64, 0)), IK(q, LT_I64, INT64_C(1) << 30),
+	                   IK(q, LT_I64, 1 - (INT64_C(1) << 30)));
+	int hm = let(q, to, "hm",
+	             CAST(q, LT_I32, B(q, LO_DIV, B(q, LO_ADD, V(q, ab), nudge), IK(q, LT_I64, INT64_C(1) << 31))));
+	if (!right)
+		return V(q, hm);
+	LExpr *rem = B(q, LO_AND, V(q, hm), mask);
+	LExpr *thr = B(q, LO_ADD, half, CAST(q, LT_I32, B(q, LO_LT, V(q, hm), I32(q, 0))));
+	return B(q, LO_ADD, B(q, LO_SHR, V(q, hm), right), CAST(q, LT_I32, B(q, LO_GT, rem, thr)));
+}
+
+/* MBQM with compile-time constants. */
+static LExpr *mbqm_k(Q *q, LStmtList *to, LExpr *x, int32_t qm, int sh)
+{
+	int left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+	int32_t mask = (int32_t)((INT64_C(1) << right) - 1);
+	return mbqm(q, to, x, I32(q, qm), right ? I32(q, right) : NULL, I32(q, mask), I32(q, mask >> 1),
+	            left ? I32(q, left) : NULL);
+}
+
+/* clamp(v + zy, lo, hi) cast to t; v: i32 */
+static LExpr *out_clamp(Q *q, LExpr *v, int64_t zy, int32_t lo, int32_t hi, LType t)
+{
+	v = B(q, LO_MAX, B(q, LO_MIN, v, I32(q, hi - zy)), I32(q, lo - zy));
+	return CAST(q, t, ADD(q, v, I32(q, zy)));
+}
+
+/* ---- Conv / Linear ----------------------------------------------------------------- */
+
+typedef struct Acc {
+	const Tensor *x, *w, *y;
+	int wide;          /* 16x8 */
+	LType at;          /* accumulator type */
+	int64_t O, Kt;     /* outputs, taps per output (Cg·KH·KW or K) */
+	int8_t *wq;        /* weights as int8 */
+	int bf_buf, rq_buf, w_buf;
+	int any_left;
+	int32_t lo, hi;
+	int64_t zy;
+	LType yt;
+} Acc;
+
+/* Make the folded-bias and requantization buffers; weights unpacked in a->wq. */
+static int acc_setup(Q *q, Acc *a, const Node *n)
+{
+	const Block *b = q->b;
+	a->x = &b->tensors[n->in[0]];
+	a->w = &b->tensors[n->in[1]];
+	a->y = &b->tensors[n->out];
+	a->wide = a->x->dtype == DT_INT16;
+	a->at = a->wide ? LT_I64 : LT_I32;
+	a->yt = lt_of(a->y->dtype);
+	a->O = a->w->shape[0];
+	a->Kt = a->O ? tensor_numel(a->w) / a->O : 0;
+	nnl_qrange(a->y->dtype, &a->lo, &a->hi);
+	a->zy = a->y->quant->zero_point[0];
+	int64_t nw = tensor_numel(a->w);
+	a->wq = nnl_malloc((size_t)(nw ? nw : 1));
+	int32_t *qm = nnl_malloc((size_t)(a->O ? a->O : 1) * sizeof *qm);
+	int *sh = nnl_malloc((size_t)(a->O ? a->O : 1) * sizeof *sh);
+	void *bf = nnl_malloc((size_t)(a->O ? a->O : 1) * 8);
+	if (!a->wq || !qm || !sh || !bf) {
+		free(qm), free(sh), free(bf);
+		q->err = 1;
+		return -1;
+	}
+	for (int64_t i = 0; i < nw; i++)
+		a->wq[i] = (int8_t)dtype_get_i64(a->w->dtype, a->w->data, i);
+	const int64_t zx = a->x->quant->zero_point[0];
+	const Tensor *bt = n->n_in > 2 ? &b->tensors[n->in[2]] : NULL;
+	for (int64_t o = 0; o < a->O; o++) {
+		double sw = a->w->quant->scale[a->w->quant->n == 1 ? 0 : o];
+		nnl_quantize_multiplier(a->x->quant->scale[0] * sw / a->y->quant->scale[0], &qm[o], &sh[o]);
+		int64_t s = 0;
+		for (int64_t k = 0; k < a->Kt; k++)
+			s += a->wq[o * a->Kt + k];
+		int64_t bias = bt ? dtype_get_i64(bt->dtype, bt->data, o) : 0;
+		int64_t v = bias - zx * s;
+		if (a->wide)
+			((int64_t *)bf)[o] = v;
+		else
+			((int32_t *)bf)[o] = (int32_t)(uint32_t)(uint64_t)v; /* wraps as the int32 sum does */
+	}
+	a->bf_buf = add_const(q, a->y->name, "_qbias", a->at, a->O, bf);
+	if (a->wide) {
+		int64_t *t = nnl_malloc((size_t)(a->O ? a->O : 1) * 3 * sizeof *t);
+		if (!t) {
+			free(qm), free(sh);
+			q->err = 1;
+			return -1;
+		}
+		for (int64_t o = 0; o < a->O; o++) {
+			int32_t red = qm[o] < 0x7FFF0000 ? (int32_t)((qm[o] + (1 << 15)) >> 16) : 0x7FFF;
+			int total = 15 - sh[o];
+			if (total < 1 || total > 62) {
+				free(qm), free(sh), free(t);
+				qerr(q, "16x8 requantization shift %d out of range", total);
+				return -1;
+			}
+			t[o * 3 + 0] = red;
+			t[o * 3 + 1] = INT64_C(1) << (total - 1);
+			t[o * 3 + 2] = total;
+		}
+		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I64, a->O * 3, t);
+	} else {
+		int32_t *t = rq_table(qm, sh, a->O, &a->any_left);
+		if (!t) {
+			free(qm), free(sh);
+			q->err = 1;
+			return -1;
+		}
+		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * 5, t);
+	}
+	free(qm), free(sh);
+	return q->err ? -1 : 0;
+}
+
+/* Requantize accumulator variable acc of output channel oc (i32 expr maker) and return the stored value. */
+static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q *, void *), void *ctx)
+{
+	if (a->wide) {
+		LExpr *r = B(q, LO_ADD, B(q, LO_MUL, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), 3))),
+		             LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 1))));
+		r = B(q, LO_SHR, r, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 2))));
+		return le_cast(q->p, a->yt, r, 1); /* clamp to int32 then to int16 (zero_point 0) = clamp to int16 */
+	}
+	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 4))) : NULL;
+	LExpr *v = mbqm(q, to, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), 5)),
+	                LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 1))),
+	                LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 2))),
+	                LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 3))), left);
+	return out_clamp(q, v, a->zy, a->lo, a->hi, a->yt);
+}
+
+/* the output channel of block element j: base (Ix list) + j */
+typedef struct OcCtx {
+	int n;
+	Ix x[3];
+	int64_t k[3];
+	int64_t c;
+} OcCtx;
+
+static LExpr *oc_expr(Q *q, void *ctx)
+{
+	OcCtx *o = ctx;
+	return AX(q, o->n, o->x, o->k, o->c);
+}
+
+/* Weights re-laid out per block of ob outputs: block starting at o0 with
+ * width bw holds [tap][j] at o0·Kt + tap·bw + j. Blocks tile each group. */
+static int8_t *block_weights(const Acc *a, int64_t G, int64_t ob)
+{
+	int64_t Og = a->O / G, Kt = a->Kt;
+	int8_t *v = nnl_malloc((size_t)(a->O * Kt > 0 ? a->O * Kt : 1));
+	if (!v)
+		return NULL;
+	for (int64_t g = 0; g < G; g++)
+		for (int64_t b0 = 0; b0 < Og; b0 += ob) {
+			int64_t bw = Og - b0 < ob ? Og - b0 : ob, o0 = g * Og + b0;
+			for (int64_t t = 0; t < Kt; t++)
+				for (int64_t j = 0; j < bw; j++)
+					v[o0 * Kt + t * bw + j] = a->wq[(o0 + j) * Kt + t];
+		}
+	return v;
+}
+
+static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	Acc a;
+	memset(&a, 0, sizeof a);
+	if (acc_setup(q, &a, q->n) < 0) {
+		free(a.wq);
+		return -1;
+	}
+	const int64_t K = a.Kt, O = a.O, rows = K ? tensor_numel(a.x) / K : 0;
+	const int64_t OB = 8;
+	int8_t *wb = block_weights(&a, 1, OB);
+	free(a.wq);
+	if (!wb) {
+		q->err = 1;
+		return -1;
+	}
+	a.w_buf = add_const(q, a.w->name, "_qblk", LT_I8, O * K, wb);
+	if (q->err)
+		return -1;
+	Ix r;
+	LStmtList *lr = FOR(q, to, "r", 0, rows, &r);
+	int64_t nfull = O / OB, rem = O % OB;
+	for (int part = 0; part < 2; part++) {
+		int64_t bw = part == 0 ? OB : rem;
+		if (bw == 0 || (part == 0 && nfull == 0))
+			continue;
+		Ix ob;
+		LStmtList *l = part == 0 ? FOR(q, lr, "ob", 0, nfull, &ob) : lr;
+		if (part == 1) {
+			ob.var = -1;
+			ob.c = nfull;
+		}
+		OcCtx oc[8];
+		int acc[8];
+		for (int j = 0; j < bw; j++) {
+			oc[j] = (OcCtx){1, {ob}, {OB}, j};
+			acc[j] = let(q, l, "acc", LD(q, a.bf_buf, oc_expr(q, &oc[j])));
+		}
+		Ix k;
+		LStmtList *lk = FOR(q, l, "k", 0, K, &k);
+		{
+			Ix xs[2] = {r, k};
+			int64_t xk[2] = {K, 1};
+			int xv = let(q, lk, "xv", CAST(q, a.at, LD(q, inb[0], AX(q, 2, xs, xk, 0))));
+			for (int j = 0; j < bw; j++) {
+				Ix ws[2] = {ob, k};
+				int64_t wk[2] = {OB * K, bw};
+				LExpr *w = CAST(q, a.at, LD(q, a.w_buf, AX(q, 2, ws, wk, j)));
+				set(q, lk, acc[j], B(q, LO_ADD, V(q, acc[j]), B(q, LO_MUL, w, V(q, xv))));
+			}
+		}
+		for (int j = 0; j < bw; j++) {
+			LExpr *v = acc_out(q, l, &a, acc[j], oc_expr, &oc[j]);
+			Ix ys[2] = {r, ob};
+			int64_t yk[2] = {O, OB};
+			store(q, l, yb, AX(q, 2, ys, yk, j), v);
+		}
+	}
+	return q->err ? -1 : 0;
+}
+
+static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Node *n = q->n;
+	Diag d;
+	diag_init(&d);
+	OpCtx c = {&d, "", 0, n};
+	const int nd = n->op == OP_CONV1D ? 1 : 2;
+	int64_t s[2], dl[2], pb[2] = {0, 0}, pe[2] = {0, 0};
+	if (attr_spatial(&c, "stride", nd, 1, s) < 0 || attr_spatial(&c, "dilation", nd, 1, dl) < 0) {
+		diag_free(&d);
+		qerr(q, "bad stride/dilation");
+		return -1;
+	}
+	int pr = attr_padding(&c, "padding", nd, pb, pe);
+	diag_free(&d);
+	if (pr < 0) {
+		qerr(q, "bad padding");
+		return -1;
+	}
+	Acc a;
+	memset(&a, 0, sizeof a);
+	if (acc_setup(q, &a, n) < 0) {
+		free(a.wq);
+		return -1;
+	}
+	const Tensor *x = a.x, *w = a.w, *y = a.y;
+	const int64_t N = x->shape[0], C = x->shape[1], O = w->shape[0], G = node_attr(n, "groups")->i[0];
+	const int64_t Cg = C / G, Og = O / G;
+	const int64_t H = nd == 2 ? x->shape[2] : 1, W = x->shape[nd + 1];
+	const int64_t KH = nd == 2 ? w->shape[2] : 1, KW = w->shape[nd + 1];
+	const int64_t OH = nd == 2 ? y->shape[2] : 1, OW = y->shape[nd + 1];
+	const int64_t sh = nd == 2 ? s[0] : 1, sw = s[nd - 1], dh = nd == 2 ? dl[0] : 1, dw = dl[nd - 1];
+	int64_t pt = 0, pl = 0;
+	if (pr == 0) {
+		pt = nd == 2 ? pb[0] : 0;
+		pl = pb[nd - 1];
+	} else if (strcmp(node_attr(n, "padding")->s, "same") == 0) {
+		int64_t th = (OH - 1) * sh + (KH - 1) * dh + 1 - H, tw = (OW - 1) * sw + (KW - 1) * dw + 1 - W;
+		pt = th > 0 ? th / 2 : 0;
+		pl = tw > 0 ? tw / 2 : 0;
+	}
+	/* the padded extent: every tap of every output inside */
+	int64_t HP = H, WP = W;
+	if ((OH - 1) * sh + (KH - 1) * dh + 1 - pt > HP)
+		HP = (OH - 1) * sh + (KH - 1) * dh + 1 - pt;
+	if ((OW - 1) * sw + (KW - 1) * dw + 1 - pl > WP)
+		WP = (OW - 1) * sw + (KW - 1) * dw + 1 - pl;
+	HP += pt;
+	WP += pl;
+	const int padded = HP != H || WP != W;
+	const int64_t OB = Og >= 4 ? 4 : 1, CB = OB == 1 ? 4 : 2;
+	int8_t *wb = block_weights(&a, G, OB);
+	free(a.wq);
+	if (!wb) {
+		q->err = 1;
+		return -1;
+	}
+	a.w_buf = add_const(q, w->name, "_qblk", LT_I8, tensor_numel(w), wb);
+	if (q->err)
+		return -1;
+	LType xt = lt_of(x->dtype);
+	Ix in;
+	LStmtList *ln = FOR(q, to, "n", 0, N, &in);
+	int src = inb[0];
+	int64_t sbase_n = C * H * W; /* per image stride of the source */
+	if (padded) {
+		src = add_scratch(q, y->name, "_qpad", xt, C * HP * WP);
+		if (src < 0)
+			return -1;
+		sbase_n = 0;
+		Ix i;
+		LStmtList *l = FOR(q, ln, "i", 0, C * HP * WP, &i);
+		store(q, l, src, IX(q, i), IK(q, xt, x->quant->zero_point[0]));
+		Ix cc, yy, xx;
+		l = FOR(q, ln, "c", 0, C, &cc);
+		l = FOR(q, l, "y", 0, H, &yy);
+		l = FOR(q, l, "x", 0, W, &xx);
+		Ix ds[3] = {cc, yy, xx}, ss[4] = {in, cc, yy, xx};
+		int64_t dk[3] = {HP * WP, WP, 1}, sk[4] = {C * H * W, H * W, W, 1};
+		store(q, l, src, AX(q, 3, ds, dk, pt * WP + pl), LD(q, inb[0], AX(q, 4, ss, sk, 0)));
+	}
+	Ix g;
+	LStmtList *lg = FOR(q, ln, "g", 0, G, &g);
+	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / CB, remx = OW % CB;
+	for (int pc = 0; pc < 2; pc++) {
+		int64_t bw = pc == 0 ? OB : remc;
+		if (bw == 0 || (pc == 0 && nfull == 0))
+			continue;
+		Ix ob;
+		LStmtList *lb = pc == 0 ? FOR(q, lg, "ob", 0, nfull, &ob) : lg;
+		if (pc == 1) {
+			ob.var = -1;
+			ob.c = nfull;
+		}
+		Ix oy;
+		LStmtList *ly = FOR(q, lb, "oy", 0, OH, &oy);
+		for (int px = 0; px < 2; px++) {
+			int64_t cw = px == 0 ? CB : remx;
+			if (cw == 0 || (px == 0 && nfx == 0))
+				continue;
+			Ix oxb;
+			LStmtList *l = px == 0 ? FOR(q, ly, "oxb", 0, nfx, &oxb) : ly;
+			if (px == 1) {
+				oxb.var = -1;
+				oxb.c = nfx;
+			}
+			/* oc0 = g·Og + ob·OB; ox0 = oxb·CB */
+			int acc[16];
+			OcCtx oc[4];
+			for (int j = 0; j < bw; j++) {
+				oc[j] = (OcCtx){2, {g, ob}, {Og, OB}, j};
+				for (int cx = 0; cx < cw; cx++)
+					acc[j * cw + cx] = let(q, l, "acc", LD(q, a.bf_buf, oc_expr(q, &oc[j])));
+			}
+			Ix ic, ky, kx;
+			LStmtList *lt = FOR(q, l, "ic", 0, Cg, &ic);
+			lt = FOR(q, lt, "ky", 0, KH, &ky);
+			lt = FOR(q, lt, "kx", 0, KW, &kx);
+			int xv[4];
+			for (int cx = 0; cx < cw; cx++) {
+				/* src[((n·C + g·Cg + ic)·HP + oy·sh + ky·dh)·WP + (oxb·CB + cx)·sw + kx·dw] */
+				Ix xs[6] = {in, g, ic, oy, ky, oxb};
+				int64_t xk[6] = {sbase_n, Cg * HP * WP, HP * WP, sh * WP, dh * WP, CB * sw};
+				Ix kxs[1] = {kx};
+				int64_t kk[1] = {dw};
+				LExpr *ix = ADD(q, AX(q, 6, xs, xk, cx * sw), AX(q, 1, kxs, kk, 0));
+				xv[cx] = let(q, lt, "xv", CAST(q, a.at, LD(q, src, ix)));
+			}
+			for (int j = 0; j < bw; j++) {
+				/* w_blk[o0·Kt + tap·bw + j], o0 = g·Og + ob·OB, tap = (ic·KH + ky)·KW + kx */
+				Ix ws[5] = {g, ob, ic, ky, kx};
+				int64_t wk[5] = {Og * a.Kt, OB * a.Kt, KH * KW * bw, KW * bw, bw};
+				int wv = let(q, lt, "wv", CAST(q, a.at, LD(q, a.w_buf, AX(q, 5, ws, wk, j))));
+				for (int cx = 0; cx < cw; cx++)
+					set(q, lt, acc[j * cw + cx],
+					    B(q, LO_ADD, V(q, acc[j * cw + cx]), B(q, LO_MUL, V(q, wv), V(q, xv[cx]))));
+			}
+			for (int j = 0; j < bw; j++)
+				for (int cx = 0; cx < cw; cx++) {
+					LExpr *v = acc_out(q, l, &a, acc[j * cw + cx], oc_expr, &oc[j]);
+					/* y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + oxb·CB + cx] */
+					Ix ys[5] = {in, g, ob, oy, oxb};
+					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, CB};
+					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + cx), v);
+				}
+		}
+	}
+	return q->err ? -1 : 0;
+}
+
+/* ---- elementwise: Quantize, Dequantize, ReLU clamps, '+' ---------------------------- */
+
+static int lower_quantize(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Tensor *x = &q->b->tensors[q->n->in[0]], *y = &q->b->tensors[q->n->out];
+	int64_t ne = tensor_numel(x);
+	Ix i;
+	LStmtList *l = FOR(q, to, "i", 0, ne, &i);
+	if (q->n->op == OP_DEQUANTIZE) {
+		LExpr *v = CAST(q, LT_F64, B(q, LO_SUB, CAST(q, LT_I32, LD(q, inb[0], IX(q, i))),
+		                                   I32(q, x->quant->zero_point[0])));
+		store(q, l, yb, IX(q, i), CAST(q, LT_F32, B(q, LO_MUL, le_float(q->p, LT_F64, x->quant->scale[0]), v)));
+		return q->err ? -1 : 0;
+	}
+	int32_t lo, hi;
+	nnl_qrange(y->dtype, &lo, &hi);
+	/* v = x / (float)s in f32, widened to f64 and clamped to ±2^30 (NaN → −2^30,
+	 * i.e. the minimum after the clamp below); round half away from zero =
+	 * trunc(v ± 0.5), exact in f64 for an f32 v. Only compares and selects on
+	 * f64 (soft-float targets have no min/floor for double). */
+	int v = let(q, l, "v", CAST(q, LT_F64, B(q, LO_DIV, LD(q, inb[0], IX(q, i)),
+	                                         le_float(q->p, LT_F32, (double)(float)y->quant->scale[0]))));
+	const double big = 1073741824.0;
+	set(q, l, v, SEL(q, B(q, LO_GE, V(q, v), le_float(q->p, LT_F64, -big)), V(q, v), le_float(q->p, LT_F64, -big)));
+	set(q, l, v, SEL(q, B(q, LO_LE, V(q, v), le_float(q->p, LT_F64, big)), V(q, v), le_float(q->p, LT_F64, big)));
+	LExpr *half = SEL(q, B(q, LO_GE, V(q, v), le_float(q->p, LT_F64, 0.0)), le_float(q->p, LT_F64, 0.5),
+	                  le_float(q->p, LT_F64, -0.5));
+	LExpr *r = CAST(q, LT_I32, B(q, LO_ADD, V(q, v), half));
+	r = ADD(q, r, I32(q, y->quant->zero_point[0]));
+	store(q, l, yb, IX(q, i), CAST(q, lt_of(y->dtype), B(q, LO_MAX, B(q, LO_MIN, r, I32(q, hi)), I32(q, lo))));
+	return q->err ? -1 : 0;
+}
+
+static int lower_relu(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Tensor *x = &q->b->tensors[q->n->in[0]];
+	int32_t lo, hi;
+	nnl_qrange(x->dtype, &lo, &hi);
+	const int64_t zp = x->quant->zero_point[0];
+	int64_t a = zp < lo ? lo : zp > hi ? hi : zp, bb = hi;
+	if (q->n->op == OP_RELU6) {
+		int64_t v = zp + nnl_quantize_value(6.0f, x->quant->scale[0], 0, INT32_MIN / 2, INT32_MAX / 2);
+		bb = v < lo ? lo : v > hi ? hi : v;
+	}
+	LType t = lt_of(x->dtype);
+	Ix i;
+	LStmtList *l = FOR(q, to, "i", 0, tensor_numel(x), &i);
+	/* v < a ? a : v > b ? b : v */
+	int v = let(q, l, "v", LD(q, inb[0], IX(q, i)));
+	LExpr *e = SEL(q, B(q, LO_LT, V(q, v), IK(q, t, a)), IK(q, t, a),
+	               SEL(q, B(q, LO_GT, V(q, v), IK(q, t, bb)), IK(q, t, bb), V(q, v)));
+	store(q, l, yb, IX(q, i), e);
+	return q->err ? -1 : 0;
+}
+
+static int lower_add(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Tensor *a = &q->b->tensors[q->n->in[0]], *bt = &q->b->tensors[q->n->in[1]], *y = &q->b->tensors[q->n->out];
+	const int left = a->dtype == DT_INT16 ? 15 : 20;
+	const double sa = a->quant->scale[0], sb = bt->quant->scale[0], sy = y->quant->scale[0];
+	const double twice = 2.0 * (sa > sb ? sa : sb);
+	int32_t m1, m2, my, lo, hi;
+	int s1, s2, sy_;
+	nnl_quantize_multiplier(sa / twice, &m1, &s1);
+	nnl_quantize_multiplier(sb / twice, &m2, &s2);
+	nnl_quantize_multiplier(twice / ((double)(1 << left) * sy), &my, &sy_);
+	nnl_qrange(y->dtype, &lo, &hi);
+	Ix i;
+	LStmtList *l = FOR(q, to, "i", 0, tensor_numel(y), &i);
+	LExpr *va = B(q, LO_SHL, B(q, LO_SUB, CAST(q, LT_I32, LD(q, inb[0], IX(q, i))), I32(q, a->quant->zero_point[0])),
+	              I32(q, left));
+	LExpr *vb = B(q, LO_SHL, B(q, LO_SUB, CAST(q, LT_I32, LD(q, inb[1], IX(q, i))), I32(q, bt->quant->zero_point[0])),
+	              I32(q, left));
+	int ra = let(q, l, "ra", mbqm_k(q, l, va, m1, s1));
+	int rb = let(q, l, "rb", mbqm_k(q, l, vb, m2, s2));
+	int raw = let(q, l, "raw", B(q, LO_ADD, V(q, ra), V(q, rb)));
+	LExpr *v = mbqm_k(q, l, V(q, raw), my, sy_);
+	store(q, l, yb, IX(q, i), out_clamp(q, v, y->quant->zero_point[0], lo, hi, lt_of(y->dtype)));
+	return q->err ? -1 : 0;
+}
+
+static int lower_concat(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Tensor *y = &q->b->tensors[q->n->out];
+	int64_t dim;
+	norm_axis(node_attr(q->n, "dim")->i[0], y->rank, &dim);
+	int64_t outer = 1, inner = 1;
+	for (int k = 0; k < dim; k++)
+		outer *= y->shape[k];
+	for (int k = (int)dim + 1; k < y->rank; k++)
+		inner *= y->shape[k];
+	int32_t lo, hi;
+	nnl_qrange(y->dtype, &lo, &hi);
+	const int64_t zy = y->quant->zero_point[0], OD = y->shape[dim];
+	int64_t off = 0;
+	for (int i = 0; i < q->n->n_in; i++) {
+		const Tensor *x = &q->b->tensors[q->n->in[i]];
+		const int64_t D = x->shape[dim], zx = x->quant->zero_point[0];
+		const int same = x->quant->scale[0] == y->quant->scale[0] && zx == zy;
+		int32_t qm = 0;
+		int sh = 0;
+		if (!same)
+			nnl_quantize_multiplier(x->quant->scale[0] / y->quant->scale[0], &qm, &sh);
+		Ix o, j;
+		LStmtList *l = FOR(q, to, "o", 0, outer, &o);
+		l = FOR(q, l, "j", 0, D * inner, &j);
+		Ix xs[2] = {o, j}, ys[2] = {o, j};
+		int64_t xk[2] = {D * inner, 1}, yk[2] = {OD * inner, 1};
+		LExpr *v = LD(q, inb[i], AX(q, 2, xs, xk, 0));
+		if (!same) {
+			LExpr *m = mbqm_k(q, l, B(q, LO_SUB, CAST(q, LT_I32, v), I32(q, zx)), qm, sh);
+			v = out_clamp(q, m, zy, lo, hi, lt_of(y->dtype));
+		}
+		store(q, l, yb, AX(q, 2, ys, yk, off * inner), v);
+		off += D;
+	}
+	return q->err ? -1 : 0;
+}
+
+/* ---- pools, Mean ------------------------------------------------------------------ */
+
+/* RoundDiv(sum, n) clamped to [lo, hi], cast to t; sum, n: i32 */
+static LExpr *round_div(Q *q, LStmtList *to, int sum, LExpr *n, LExpr *n2, int32_t lo, int32_t hi, LType t)
+{
+	int nv = let(q, to, "cnt", n);
+	int hv = let(q, to, "half", n2 ? n2 : B(q, LO_DIV, V(q, nv), I32(q, 2)));
+	LExpr *r = SEL(q, B(q, LO_GT, V(q, sum), I32(q, 0)), B(q, LO_DIV, B(q, LO_ADD, V(q, sum), V(q, hv)), V(q, nv)),
+	               B(q, LO_DIV, B(q, LO_SUB, V(q, sum), V(q, hv)), V(q, nv)));
+	return CAST(q, t, B(q, LO_MAX, B(q, LO_MIN, r, I32(q, hi)), I32(q, lo)));
+}
+
+static LExpr *imax(Q *q, LExpr *a, int64_t b) { return B(q, LO_MAX, a, I32(q, b)); }
+static LExpr *imin(Q *q, LExpr *a, int64_t b) { return B(q, LO_MIN, a, I32(q, b)); }
+
+static int lower_pool(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Node *n = q->n;
+	const Tensor *x = &q->b->tensors[n->in[0]], *y = &q->b->tensors[n->out];
+	const int nd = (n->op == OP_MAXPOOL1D || n->op == OP_AVGPOOL1D) ? 1 : 2;
+	const int max = n->op == OP_MAXPOOL1D || n->op == OP_MAXPOOL2D;
+	Diag d;
+	diag_init(&d);
+	OpCtx c = {&d, "", 0, n};
+	int64_t k[2], s[2], dl[2] = {1, 1}, pb[2], pe[2];
+	int bad = attr_spatial(&c, "kernel_size", nd, 1, k) < 0;
+	if (node_attr(n, "stride")->set)
+		bad |= attr_spatial(&c, "stride", nd, 1, s) < 0;
+	else
+		memcpy(s, k, sizeof s);
+	if (max)
+		bad |= attr_spatial(&c, "dilation", nd, 1, dl) < 0;
+	bad |= attr_padding(&c, "padding", nd, pb, pe) != 0;
+	diag_free(&d);
+	if (bad) {
+		qerr(q, "pool attributes not supported by the integer lowering");
+		return -1;
+	}
+	const int include_pad = max ? 0 : node_attr(n, "count_include_pad")->i[0] != 0;
+	const int64_t H = nd == 2 ? x->shape[2] : 1, W = x->shape[nd + 1];
+	const int64_t OH = nd == 2 ? y->shape[2] : 1, OW = y->shape[nd + 1];
+	const int64_t kh = nd == 2 ? k[0] : 1, kw = k[nd - 1], sh = nd == 2 ? s[0] : 1, sw = s[nd - 1];
+	const int64_t dh = nd == 2 ? dl[0] : 1, dw = dl[nd - 1];
+	const int64_t pt = nd == 2 ? pb[0] : 0, pl = pb[nd - 1], pbot = nd == 2 ? pe[0] : 0, pr = pe[nd - 1];
+	const int64_t planes = x->shape[0] * x->shape[1], zp = x->quant->zero_point[0];
+	const int fits = pt == 0 && pl == 0 && (OH - 1) * sh + (kh - 1) * dh < H && (OW - 1) * sw + (kw - 1) * dw < W;
+	if (!fits && (dh != 1 || dw != 1)) {
+		qerr(q, "a padded dilated pool is not supported by the integer lowering");
+		return -1;
+	}
+	int32_t lo, hi;
+	nnl_qrange(y->dtype, &lo, &hi);
+	LType t = lt_of(y->dtype);
+	Ix p, oy, ox;
+	LStmtList *l = FOR(q, to, "p", 0, planes, &p);
+	l = FOR(q, l, "oy", 0, OH, &oy);
+	l = FOR(q, l, "ox", 0, OW, &ox);
+	Ix ky, kx;
+	LStmtList *lt;
+	int acc = let(q, l, max ? "m" : "sum", I32(q, max ? INT32_MIN : 0));
+	LExpr *cnt = NULL, *padded = NULL;
+	Ix r0[1] = {oy}, c0[1] = {ox};
+	int64_t rk[1] = {sh}, ck[1] = {sw};
+	LExpr *iy, *ix;
+	if (fits) {
+		lt = FOR(q, l, "ky", 0, kh, &ky);
+		lt = FOR(q, lt, "kx", 0, kw, &kx);
+		Ix ys[2] = {oy, ky}, xs[2] = {ox, kx};
+		int64_t yk2[2] = {sh, dh}, xk2[2] = {sw, dw};
+		iy = AX(q, 2, ys, yk2, 0);
+		ix = AX(q, 2, xs, xk2, 0);
+		cnt = I32(q, kh * kw);
+	} else {
+		int ih0 = let(q, l, "ih0", AX(q, 1, r0, rk, -pt)), iw0 = let(q, l, "iw0", AX(q, 1, c0, ck, -pl));
+		int y0 = let(q, l, "y0", imax(q, V(q, ih0), 0)), x0 = let(q, l, "x0", imax(q, V(q, iw0), 0));
+		int y1 = let(q, l, "y1", imin(q, ADD(q, V(q, ih0), I32(q, kh)), H));
+		int x1 = let(q, l, "x1", imin(q, ADD(q, V(q, iw0), I32(q, kw)), W));
+		lt = FORE(q, l, "iy", V(q, y0), V(q, y1), &ky);
+		lt = FORE(q, lt, "ix", V(q, x0), V(q, x1), &kx);
+		iy = IX(q, ky);
+		ix = IX(q, kx);
+		cnt = B(q, LO_MUL, B(q, LO_SUB, V(q, y1), V(q, y0)), B(q, LO_SUB, V(q, x1), V(q, x0)));
+		if (include_pad)
+			padded = B(q, LO_MUL,
+			           B(q, LO_SUB, imin(q, ADD(q, V(q, ih0), I32(q, kh)), H + pbot), V(q, ih0)),
+			           B(q, LO_SUB, imin(q, ADD(q, V(q, iw0), I32(q, kw)), W + pr), V(q, iw0)));
+	}
+	Ix ps[1] = {p};
+	int64_t pk[1] = {H * W};
+	LExpr *idx = ADD(q, ADD(q, AX(q, 1, ps, pk, 0), MULK(q, iy, W)), ix);
+	LExpr *v = CAST(q, LT_I32, LD(q, inb[0], idx));
+	set(q, lt, acc, max ? B(q, LO_MAX, V(q, acc), v) : B(q, LO_ADD, V(q, acc), v));
+	Ix os[3] = {p, oy, ox};
+	int64_t ok[3] = {OH * OW, OW, 1};
+	LExpr *out;
+	if (max) {
+		out = CAST(q, t, V(q, acc));
+	} else {
+		int cv = let(q, l, "n", cnt);
+		LExpr *div = V(q, cv);
+		if (padded) {
+			int pv = let(q, l, "np", padded);
+			set(q, l, acc, ADD(q, V(q, acc), B(q, LO_MUL, B(q, LO_SUB, V(q, pv), V(q, cv)), I32(q, zp))));
+			div = V(q, pv);
+		}
+		/* div > 0 always here: the window holds a tap inside the input */
+		out = round_div(q, l, acc, div, NULL, lo, hi, t);
+	}
+	store(q, l, yb, AX(q, 3, os, ok, 0), out);
+	return q->err ? -1 : 0;
+}
+
+/* ad_start(i, n, len) = (i/n)·len + ((i%n)·len)/n; ad_end = 1 + ((i+1)·len − 1)/n; i < n here */
+static int lower_adaptive(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Tensor *x = &q->b->tensors[q->n->in[0]], *y = &q->b->tensors[q->n->out];
+	const int nd = q->n->op == OP_ADAPTIVEAVGPOOL1D ? 1 : 2;
+	const int64_t H = nd == 2 ? x->shape[2] : 1, W = x->shape[nd + 1];
+	const int64_t OH = nd == 2 ? y->shape[2] : 1, OW = y->shape[nd + 1];
+	const int64_t planes = x->shape[0] * x->shape[1];
+	int32_t lo, hi;
+	nnl_qrange(y->dtype, &lo, &hi);
+	Ix p, oy, ox;
+	LStmtList *l = FOR(q, to, "p", 0, planes, &p);
+	l = FOR(q, l, "oy", 0, OH, &oy);
+	l = FOR(q, l, "ox", 0, OW, &ox);
+	int y0 = let(q, l, "y0", B(q, LO_DIV, MULK(q, IX(q, oy), H), I32(q, OH)));
+	int y1 = let(q, l, "y1", ADD(q, B(q, LO_DIV, ADD(q, MULK(q, IX(q, oy), H), I32(q, H - 1)), I32(q, OH)), I32(q, 1)));
+	int x0 = let(q, l, "x0", B(q, LO_DIV, MULK(q, IX(q, ox), W), I32(q, OW)));
+	int x1 = let(q, l, "x1", ADD(q, B(q, LO_DIV, ADD(q, MULK(q, IX(q, ox), W), I32(q, W - 1)), I32(q, OW)), I32(q, 1)));
+	int sum = let(q, l, "sum", I32(q, 0));
+	Ix iy, ix;
+	LStmtList *lt = FORE(q, l, "iy", V(q, y0), V(q, y1), &iy);
+	lt = FORE(q, lt, "ix", V(q, x0), V(q, x1), &ix);
+	Ix ps[3] = {p, iy, ix};
+	int64_t pk[3] = {H * W, W, 1};
+	set(q, lt, sum, ADD(q, V(q, sum), CAST(q, LT_I32, LD(q, inb[0], AX(q, 3, ps, pk, 0)))));
+	LExpr *cnt = B(q, LO_MUL, B(q, LO_SUB, V(q, y1), V(q, y0)), B(q, LO_SUB, V(q, x1), V(q, x0)));
+	Ix os[3] = {p, oy, ox};
+	int64_t ok[3] = {OH * OW, OW, 1};
+	store(q, l, yb, AX(q, 3, os, ok, 0), round_div(q, l, sum, cnt, NULL, lo, hi, lt_of(y->dtype)));
+	return q->err ? -1 : 0;
+}
+
+static int lower_mean(Q *q, LStmtList *to, const int *inb, int yb)
+{
+	const Tensor *x = &q->b->tensors[q->n->in[0]], *y = &q->b->tensors[q->n->out];
+	const AttrValue *a = node_attr(q->n, "dims");
+	int red[NNL_MAX_RANK] = {0};
+	for (int i = 0; i < x->rank; i++)
+		red[i] = !a->set || a->n == 0;
+	for (int i = 0; a->set && i < a->n; i++) {
+		int64_t ax;
+		if (norm_axis(a->i[i], x->rank, &ax) == 0)
+			red[ax] = 1;
+	}
+	int64_t st[NNL_MAX_RANK], sacc = 1, nout = tensor_numel(y), cnt = nout ? tensor_numel(x) / nout : 0;
+	for (int i = x->rank - 1; i >= 0; i--) {
+		st[i] = sacc;
+		sacc *= x->shape[i];
+	}
+	int32_t lo, hi;
+	nnl_qrange(y->dtype, &lo, &hi);
+	LStmtList *l = to;
+	Ix ix[NNL_MAX_RANK * 2];
+	int64_t kx[NNL_MAX_RANK * 2], ko[NNL_MAX_RANK];
+	int ni = 0, no = 0;
+	int64_t os = 1;
+	for (int i = x->rank - 1; i >= 0; i--)
+		if (!red[i]) {
+			ko[i] = os;
+			os *= x->shape[i];
+		}
+	Ix ox[NNL_MAX_RANK];
+	for (int i = 0; i < x->rank; i++)
+		if (!red[i]) {
+			l = FOR(q, l, "o", 0, x->shape[i], &ox[no]);
+			ix[ni] = ox[no];
+			kx[ni++] = st[i];
+			ko[no] = ko[i];
+			no++;
+		}
+	int sum = let(q, l, "sum", I32(q, 0));
+	LStmtList *lt = l;
+	for (int i = 0; i < x->rank; i++)
+		if (red[i]) {
+			lt = FOR(q, lt, "r", 0, x->shape[i], &ix[ni]);
+			kx[ni++] = st[i];
+		}
+	set(q, lt, sum, ADD(q, V(q, sum), CAST(q, LT_I32, LD(q, inb[0], AX(q, ni, ix, kx, 0)))));
+	LExpr *v = cnt ? round_div(q, l, sum, I32(q, cnt), I32(q, cnt / 2), lo, hi, lt_of(y->dtype))
+	               : IK(q, lt_of(y->dtype), 0);
+	store(q, l, yb, AX(q, no, ox, ko, 0), v);
+	return q->err ? -1 : 0;
+}
+
+/* ---- entry points ----------------------------------------------------------------- */
+
+int lower_quant_wanted(const Block *b, const Node *n)
+{
+	if (n->op == OP_QUANTIZE || n->op == OP_DEQUANTIZE)
+		return 1;
+	const Tensor *in[64];
+	int k = n->n_in < 64 ? n->n_in : 64;
+	for (int i = 0; i < k; i++)
+		in[i] = &b->tensors[n->in[i]];
+	return quant_selected(n->op, in, k);
+}
+
+int lower_quant_reads(const Node *n, int i)
+{
+	return !((n->op == OP_LINEAR || n->op == OP_CONV1D || n->op == OP_CONV2D) && i > 0);
+}
+
+int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, char *msg,
+                     size_t msgn)
+{
+	Q qs = {p, b, n, msg, msgn, 0}, *q = &qs;
+	if (msgn)
+		msg[0] = 0;
+	int rc;
+	switch (n->op) {
+	case OP_QUANTIZE: case OP_DEQUANTIZE: rc = lower_quantize(q, to, inb, yb); break;
+	case OP_LINEAR: rc = lower_linear(q, to, inb, yb); break;
+	case OP_CONV1D: case OP_CONV2D: rc = lower_conv(q, to, inb, yb); break;
+	case OP_RELU: case OP_RELU6: rc = lower_relu(q, to, inb, yb); break;
+	case OP_MAXPOOL1D: case OP_MAXPOOL2D: case OP_AVGPOOL1D: case OP_AVGPOOL2D:
+		rc = lower_pool(q, to, inb, yb);
+		break;
+	case OP_ADAPTIVEAVGPOOL1D: case OP_ADAPTIVEAVGPOOL2D: rc = lower_adaptive(q, to, inb, yb); break;
+	case OP_MEAN: rc = lower_mean(q, to, inb, yb); break;
+	case OP_ADD: rc = lower_add(q, to, inb, yb); break;
+	case OP_CONCAT: rc = lower_concat(q, to, inb, yb); break;
+	default:
+		qerr(q, "%s has no integer lowering", op_info(n->op)->name);
+		rc = -1;
+	}
+	return rc < 0 || q->err ? -1 : 0;
+}
