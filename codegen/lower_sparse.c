@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* bytes the sparse storage must save at least */
+#define SPARSE_MIN_SAVING 4096
+
 /* nnllc -sparse-min=F; 0: whenever the sparse storage is smaller */
 static double sparse_min = 0.0;
 
@@ -52,11 +55,16 @@ int lower_sparse_wanted(const Tensor *w)
 		z += dtype_get(w->dtype, w->data, i) == 0.0;
 	if (z == 0 || (double)z / (double)n < sparse_min)
 		return 0;
-	/* only where it shrinks the weight: 4 + 1 bytes per entry + the row
-	 * starts against 4 bytes per weight (f32 after lowering) */
+	/* only where it shrinks the weight — 4 + 1 bytes per entry + the row
+	 * starts against 4 bytes per weight (f32 after lowering) — by more than
+	 * the kernel's code can cost: a small layer's row bounds are constants
+	 * LLVM sees through, it unrolls the whole kernel (the 10 × 64 output
+	 * layers of the studies: +2 to +4 KB of .text), and in the one-function
+	 * model that bloat changed the register allocation of the convolution
+	 * loops (+49 k to +202 k Cortex-M4 instructions, docs/studies/pruning.md) */
 	int64_t ne = sparse_entries(w);
 	int64_t rowp = (w->shape[0] + 1) * (ne > 65535 ? 4 : 2);
-	return 5 * ne + rowp < 4 * n;
+	return 5 * ne + rowp + SPARSE_MIN_SAVING <= 4 * n;
 }
 
 static int add_const(LProgram *p, const char *wname, const char *suffix, LType t, int64_t n, void *data)

@@ -9,7 +9,8 @@
 /* Should weight w (out × in, a float type) be stored sparsely? True when its
  * fraction of zeros reaches the -sparse-min threshold AND the sparse storage
  * is smaller than the dense one (5 bytes per entry + row starts vs 4 per
- * weight, i.e. from ~20 % zeros). The sparse kernel is slower than the dense
+ * weight, i.e. from ~20 % zeros) by at least 4 KB (below that the kernel's
+ * code, unrolled by LLVM in small layers, eats the saving). The sparse kernel is slower than the dense
  * one below ~70 % zeros on Cortex-M4 (docs/studies/pruning.md): the
  * threshold trades flash for speed. */
 int lower_sparse_wanted(const Tensor *w);
