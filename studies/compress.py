@@ -15,8 +15,9 @@ test/targets/run_bank.py's harness; the output is checked against nnl-run on
 the same image). Pruned points are compiled twice: sparse storage (nnllc's
 default) and dense (-sparse-min=off). Writes the tables to
 build/studies/<model>-<study>.table.md (raw numbers: .json beside them) and
-the plots to docs/studies/<study>[-resnet8].png; the docs/studies/*.md pages
-quote the tables. Accuracies are cached by the content hash of the model
+the plots to docs/studies/<study>[-resnet8].png, and replaces the table
+blocks marked <!-- compress.py MODEL-STUDY --> ... <!-- end --> in the
+docs/studies/*.md pages. Accuracies are cached by the content hash of the model
 folder (build/studies/acc-cache.json), so a rerun only evaluates new models.
 """
 import argparse
@@ -371,6 +372,27 @@ def r8_layers(ctx, jobs):
     return study_layers(ctx, jobs, max_k=4, rank_limit=ctx.rank_limit)
 
 
+DOC_OF = {"lowrank": "lowrank.md", "pruning": "pruning.md", "layers": "layer-removal.md"}
+
+
+def update_doc(model, name, table):
+    """replace the block between <!-- compress.py MODEL-NAME --> and <!-- end --> in the study's page"""
+    path = os.path.join(DOCS, DOC_OF[name])
+    begin, end = f"<!-- compress.py {model}-{name} -->", "<!-- end -->"
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return
+    a = text.find(begin)
+    b = text.find(end, a + len(begin)) if a >= 0 else -1
+    if a < 0 or b < 0:
+        return
+    text = text[:a + len(begin)] + "\n" + table.strip() + "\n" + text[b:]
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", nargs="?", default="all", choices=["lowrank", "pruning", "layers", "all"])
@@ -395,6 +417,7 @@ def main():
                 json.dump(res, f, indent=1)
             with open(os.path.join(ctx.work, f"{model}-{name}.table.md"), "w") as f:
                 f.write(table + "\n")
+            update_doc(model, name, table)
             print(table)
     return 0
 
