@@ -12,6 +12,9 @@
  *   test/lower/<name>.loop (NNL_UPDATE_GOLDEN=1 rewrites the .loop files).
  * - structure: arena placement and liveness, labels, views aliasing, the
  *   conv border/interior split, integer division by zero.
+ * - quantized models test/lower/quant/<case>.json (written by gen.py there): the
+ *   integer lowering (lower_quant.c) must equal the interpreter bit for bit,
+ *   float outputs (after a Dequantize) included.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,10 +76,19 @@ static void free_list(char **v, int n)
 
 /* Compare the lowered program's output with the interpreter's; 0 if equal
  * within tolerance, else prints the first difference. */
+static int exact_floats; /* compare float outputs bit for bit (quantized models) */
+
 static int compare(const char *what, DType t, int64_t ne, const void *got, const void *ref)
 {
 	for (int64_t i = 0; i < ne; i++) {
-		if (dtype_is_float(t)) {
+		if (dtype_is_float(t) && exact_floats) {
+			size_t w = (size_t)dtype_bytes(t, 1);
+			if (memcmp((const char *)got + (size_t)i * w, (const char *)ref + (size_t)i * w, w) != 0) {
+				fprintf(stderr, "%s: element %lld is %.9g, the interpreter gives %.9g (bits differ)\n", what,
+				        (long long)i, dtype_get(t, got, i), dtype_get(t, ref, i));
+				return -1;
+			}
+		} else if (dtype_is_float(t)) {
 			double a = dtype_get(t, got, i), b = dtype_get(t, ref, i);
 			int ok;
 			if (!isfinite(b) || !isfinite(a))
@@ -220,6 +232,43 @@ static void test_extra_models(void **state)
 		diag_free(&d);
 	}
 	free(list);
+	assert_int_equal(failed, 0);
+}
+
+/* test/lower/quant/<case>.json: lowered quantized models equal model_eval exactly. */
+static void test_quant_models(void **state)
+{
+	(void)state;
+	const char *dir = NNL_SOURCE_DIR "/test/lower/quant";
+	int n, failed = 0;
+	char **names = list_dir(dir, ".json", &n);
+	assert_true(n > 0);
+	exact_floats = 1;
+	for (int i = 0; i < n; i++) {
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+		Diag d;
+		diag_init(&d);
+		Model *m = json_load_model(path, &d);
+		if (!m) {
+			diag_print(&d, names[i]);
+			failed++;
+		} else {
+			/* inputs in [-4, 4): saturating the input Quantize too */
+			void *x = make_input(m);
+			int64_t ne = shape_numel(m->in_rank, m->in_shape);
+			for (int64_t k = 0; k < ne; k++)
+				dtype_set(m->in_dtype, x, k, 4.0 * dtype_get(m->in_dtype, x, k));
+			if (check_model(names[i], m, x) < 0)
+				failed++;
+			free(x);
+		}
+		model_free(m);
+		diag_free(&d);
+	}
+	exact_floats = 0;
+	fprintf(stderr, "quantized models: %d lowered and compared bit for bit, %d failed\n", n, failed);
+	free_list(names, n);
 	assert_int_equal(failed, 0);
 }
 
@@ -471,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_op_cases),
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_extra_models),
+		cmocka_unit_test(test_quant_models),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

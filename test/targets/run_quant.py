@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""Compile the int8 models for every target and compare the output bits with
+the interpreter's (nnl-run): the integer lowering (codegen/lower_quant.c) must
+be bit-identical to ir/ops_quant.c everywhere. The interpreter is the
+reference here, not PyTorch.
+
+Models: the Fashion-MNIST CNN (examples/fashion_mnist, calibrated on the
+first 200 training images) and the MLPerf Tiny bank models ResNet8, DSCNN,
+MobileNetV1, FCAutoencoder (+ LeNet5) exported as run_bank.py does (seed 0,
+randomized BN), calibrated on 32 random N(0, 1) inputs (seed 0):
+
+  nnl-opt model.json -passes='quantize(scheme=int8)' --calibrate calib.npy -o q/<Model>
+  nnl-run q/<Model>/model.json --input input_<i>.npy -o output_<i>.npy   (the reference)
+  nnllc q/<Model>/model.json -march=... ; run on the board (run_bank.py's recipes)
+
+Prints a matrix model x target and the detail table of run_bank.py
+(Cortex-M4 / riscv32 instructions per inference from QEMU -icount, .text,
+.rodata, arena), then 'N passed, M failed, K skipped'. Exit status 1 when
+an output differs in any bit.
+
+  /usr/bin/python3 test/targets/run_quant.py [--targets ...] [--models ...] [--scheme int8|int16x8|int4]
+"""
+import argparse
+import concurrent.futures
+import gzip
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run_bank as rb  # noqa: E402
+
+REPO = rb.REPO
+BIN = os.path.join(REPO, "build", "bin")
+DATA = "/usr/share/datasets/fashion-mnist"
+MODELS = ["Fashion", "ResNet8", "DSCNN", "MobileNetV1", "FCAutoencoder", "LeNet5"]
+
+
+def idx_images(path, n):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    count, rows, cols = (int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(3))
+    a = np.frombuffer(raw, dtype=np.uint8, offset=16)[:n * rows * cols]
+    return (a.reshape(n, 1, rows, cols).astype(np.float32) / np.float32(255.0))
+
+
+def prepare(cls, args, te):
+    """-> (quantized model dir with reference/ from nnl-run, error)"""
+    work = args.workdir
+    if cls == "Fashion":
+        fdir = os.path.join(work, "models", "Fashion")
+        if not os.path.exists(os.path.join(fdir, "model.json")):
+            rc, out = rb.sh([os.path.join(REPO, "frontend", "pytorch", "nnl-export"),
+                             os.path.join(REPO, "examples", "fashion_mnist", "model.py") + ":FashionCNN",
+                             "--weights", os.path.join(REPO, "examples", "fashion_mnist", "fashion_cnn.pt"),
+                             "--input-shape", "1,1,28,28", "-o", fdir], 900)
+            if rc != 0:
+                return None, "nnl-export failed:\n" + rb.tail(out)
+        calib = ["--calibrate", os.path.join(DATA, "train-images-idx3-ubyte.gz"), "--calib-size", "200"]
+        imgs = idx_images(os.path.join(DATA, "t10k-images-idx3-ubyte.gz"), 2)
+        inputs = [imgs[i:i + 1] for i in range(2)]
+    else:
+        ent = [b for b in te.BANK if b[1] == cls]
+        if not ent:
+            return None, "not in the bank"
+        fname, _, shape = ent[0]
+        fdir, err = rb.export_model(te, fname, cls, shape, os.path.join(work, "models"), 2, False)
+        if fdir is None:
+            return None, err
+        dims = [int(s) for s in shape.split(",")]
+        cpath = os.path.join(work, "models", cls + "_calib.npy")
+        if not os.path.exists(cpath):
+            np.save(cpath, np.random.default_rng(0).standard_normal([32] + dims[1:]).astype(np.float32))
+        calib = ["--calibrate", cpath]
+        inputs = [np.load(os.path.join(fdir, "reference", f"input_{i}.npy")) for i in range(2)]
+    qdir = os.path.join(work, "q", args.scheme, cls)
+    os.makedirs(os.path.dirname(qdir), exist_ok=True)
+    rc, out = rb.sh([os.path.join(args.bin, "nnl-opt"), os.path.join(fdir, "model.json"),
+                     f"-passes=quantize(scheme={args.scheme})", "-o", qdir, "--force"] + calib, 900)
+    if rc != 0:
+        return None, "nnl-opt quantize failed:\n" + rb.tail(out)
+    ref = os.path.join(qdir, "reference")
+    os.makedirs(ref, exist_ok=True)
+    for i, x in enumerate(inputs):
+        xp = os.path.join(ref, f"input_{i}.npy")
+        np.save(xp, np.asarray(x, dtype=np.float32))
+        rc, out = rb.sh([os.path.join(args.bin, "nnl-run"), os.path.join(qdir, "model.json"), "--input", xp,
+                         "-o", os.path.join(ref, f"output_{i}.npy")], 300)
+        if rc != 0:
+            return None, "nnl-run failed:\n" + rb.tail(out)
+    return qdir, ""
+
+
+def exact(res, qdir):
+    """Bit-exact comparison of a run_cell result with the interpreter's outputs."""
+    if res["status"] != rb.PASS or res["y"] is None:
+        return res
+    for i, y in res["y"].items():
+        ref = np.load(os.path.join(qdir, "reference", f"output_{i}.npy")).astype(np.float32).ravel()
+        got = np.asarray(y, dtype=np.float32).ravel()
+        if got.size != ref.size or not np.array_equal(got.view(np.uint32), ref.view(np.uint32)):
+            bad = int(np.argmax(got.view(np.uint32) != ref.view(np.uint32))) if got.size == ref.size else -1
+            res["status"] = rb.FAIL
+            res["note"] = f"sample {i}: output bits differ from nnl-run at [{bad}]"
+            return res
+    res["err"] = 0.0
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", default="x86-64,aarch64,riscv64,thumbv7em,riscv32")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--scheme", default="int8", choices=["int8", "int16x8", "int4"])
+    ap.add_argument("--backend", choices=["llvm", "c"], default="llvm")
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
+    ap.add_argument("--workdir", default=os.path.join(REPO, "build", "run_quant"))
+    ap.add_argument("--bin", default=BIN, help="directory of nnl-opt, nnl-run and nnllc")
+    ap.add_argument("--x86-march", default="native")
+    ap.add_argument("--samples", type=int, default=2)
+    ap.add_argument("--mcu-samples", type=int, default=1)
+    ap.add_argument("--strict", action="store_true", help="a skip (missing tool) is a failure")
+    args = ap.parse_args()
+    args.big_samples = 1
+    args.bin = os.path.abspath(args.bin)
+    targets = rb.make_targets(args.x86_march)
+    tnames = [t for t in args.targets.split(",") if t]
+    models = [m for m in args.models.split(",") if m]
+    nnllc = rb.find_nnllc(os.path.join(args.bin, "nnllc"))
+    te = rb.bank()
+    prepared = {m: prepare(m, args, te) for m in models}
+    for m, (q, err) in prepared.items():
+        if q is None:
+            print(f"{m}: {err}")
+    cells = [(m, t) for m in models for t in tnames]
+
+    def one(c):
+        m, t = c
+        qdir = prepared[m][0]
+        res = rb.run_cell(qdir, m + "-" + args.scheme, targets[t], args, nnllc, backend=args.backend)
+        return exact(res, qdir) if qdir else res
+
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
+        results = list(ex.map(one, cells))
+    names = [m + "-" + args.scheme + (" [C]" if args.backend == "c" else "") for m in models]
+    rb.print_tables(results, names, tnames)
+    return rb.summary(results, args.strict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
