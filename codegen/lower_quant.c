@@ -15,7 +15,7 @@
  * depthwise), 8 outputs for Linear; weights (int4 unpacked) are re-laid out
  * per block ("<w>_qblk", i8) so a block's weights of one tap are adjacent.
  * Per-channel requantization constants live in "<y>_rq" (i32: qm, right
- * shift, mask, mask>>1, left shift; i64 for 16x8: reduced, rounding, total).
+ * shift [, left shift]; i64 for 16x8: reduced, rounding, total).
  */
 #include "lower_quant.h"
 #include "quant.h"
@@ -202,22 +202,23 @@ static LType lt_of(DType t) { return t == DT_INT16 ? LT_I16 : t == DT_INT32 ? LT
 
 /* ---- requantization ------------------------------------------------------------ */
 
-/* Per-channel int8-scheme constants: rq[o*5 + {0..4}] = qm, right, mask, mask>>1, left. */
+/* Per-channel int8-scheme constants: rq[o·s + {0, 1, 2}] = qm, right shift,
+ * left shift (s = 3 when some channel shifts left, else 2); the rounding
+ * mask is computed in the loop from the right shift (8 bytes a channel). */
 static int32_t *rq_table(const int32_t *qm, const int *sh, int64_t O, int *any_left)
 {
-	int32_t *t = nnl_malloc((size_t)(O ? O : 1) * 5 * sizeof *t);
+	*any_left = 0;
+	for (int64_t o = 0; o < O; o++)
+		*any_left |= sh[o] > 0;
+	const int st = *any_left ? 3 : 2;
+	int32_t *t = nnl_malloc((size_t)(O ? O : 1) * (size_t)st * sizeof *t);
 	if (!t)
 		return NULL;
-	*any_left = 0;
 	for (int64_t o = 0; o < O; o++) {
-		int left = sh[o] > 0 ? sh[o] : 0, right = sh[o] > 0 ? 0 : -sh[o];
-		int32_t mask = (int32_t)((INT64_C(1) << right) - 1);
-		t[o * 5 + 0] = qm[o];
-		t[o * 5 + 1] = right;
-		t[o * 5 + 2] = mask;
-		t[o * 5 + 3] = mask >> 1;
-		t[o * 5 + 4] = left;
-		*any_left |= left > 0;
+		t[o * st + 0] = qm[o];
+		t[o * st + 1] = sh[o] > 0 ? 0 : -sh[o];
+		if (st == 3)
+			t[o * st + 2] = sh[o] > 0 ? sh[o] : 0;
 	}
 	return t;
 }
@@ -341,7 +342,7 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 			q->err = 1;
 			return -1;
 		}
-		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * 5, t);
+		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * (a->any_left ? 3 : 2), t);
 	}
 	free(qm), free(sh);
 	return q->err ? -1 : 0;
@@ -356,11 +357,12 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 		r = B(q, LO_SHR, r, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 2))));
 		return le_cast(q->p, a->yt, r, 1); /* clamp to int32 then to int16 (zero_point 0) = clamp to int16 */
 	}
-	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 4))) : NULL;
-	LExpr *v = mbqm(q, to, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), 5)),
-	                LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 1))),
-	                LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 2))),
-	                LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 5), I32(q, 3))), left);
+	const int st = a->any_left ? 3 : 2;
+	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2))) : NULL;
+	int rv = let(q, to, "rsh", LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1))));
+	int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
+	LExpr *v = mbqm(q, to, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), V(q, rv), V(q, mv),
+	                B(q, LO_SHR, V(q, mv), I32(q, 1)), left);
 	return out_clamp(q, v, a->zy, a->lo, a->hi, a->yt);
 }
 

@@ -51,14 +51,14 @@ def model(name, xshape, xdt, xs, xz, layers, yshape, ydt):
         json.dump(m, f)
 
 
-def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2):
+def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2, ys=None):
     wide = dt == "int16"
     wmax = 7 if wdt == "int4" else 127
     ks = (k, k) if nd == 2 else (k,)
     w = RNG.integers(-wmax, wmax + 1, (O, C // G) + ks)
     b = RNG.integers(-3000, 3000, O)
     xs, xz = (4 / 32767, 0) if wide else (6 / 255, -3)
-    ys, yz = (40 / 32767, 0) if wide else (0.3, 5)
+    ys, yz = (40 / 32767, 0) if wide else (ys or 0.3, 5)
     sw = [f32(v) for v in RNG.uniform(0.002, 0.02, O)]
     sp = (H, W) if nd == 2 else (W,)
     osp = tuple((s + 2 * pad - dil * (k - 1) - 1) // stride + 1 for s in sp)
@@ -78,6 +78,7 @@ conv("conv1d", 3, 5, 1, 1, 11, 5, 1, 2, 2, nd=1)
 conv("conv_int4", 6, 10, 1, 6, 6, 3, 1, 1, 1, wdt="int4")
 conv("conv_16x8", 3, 7, 1, 6, 7, 3, 1, 1, 1, dt="int16")
 conv("conv_1x1", 8, 12, 1, 4, 5, 1, 1, 0, 1)
+conv("conv_left", 2, 5, 1, 5, 5, 1, 1, 0, 1, ys=0.0002)  # multipliers > 1: a left shift
 
 for name, O, K, rows, dt in [("linear_o13", 13, 20, 2, "int8"), ("linear_o8", 8, 7, 1, "int8"),
                              ("linear_16x8", 9, 12, 1, "int16")]:
