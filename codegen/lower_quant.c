@@ -625,18 +625,19 @@ static int lower_quantize(Q *q, LStmtList *to, const int *inb, int yb)
 	}
 	int32_t lo, hi;
 	nnl_qrange(y->dtype, &lo, &hi);
-	/* v = x / (float)s in f32, widened to f64 and clamped to ±2^30 (NaN → −2^30,
-	 * i.e. the minimum after the clamp below); round half away from zero =
-	 * trunc(v ± 0.5), exact in f64 for an f32 v. Only compares and selects on
-	 * f64 (soft-float targets have no min/floor for double). */
-	int v = let(q, l, "v", CAST(q, LT_F64, B(q, LO_DIV, LD(q, inb[0], IX(q, i)),
-	                                         le_float(q->p, LT_F32, (double)(float)y->quant->scale[0]))));
+	/* v = x / (float)s in f32, clamped to ±2^30 (NaN → −2^30: the minimum
+	 * after the clamp below); round half away from zero done exactly in f32
+	 * and i32 (no f64: soft-float on Cortex-M4): t = trunc(v), fr = v − t
+	 * (exact), r = t + (fr ≥ 0.5) − (fr ≤ −0.5). */
+	int v = let(q, l, "v", B(q, LO_DIV, LD(q, inb[0], IX(q, i)),
+	                         le_float(q->p, LT_F32, (double)(float)y->quant->scale[0])));
 	const double big = 1073741824.0;
-	set(q, l, v, SEL(q, B(q, LO_GE, V(q, v), le_float(q->p, LT_F64, -big)), V(q, v), le_float(q->p, LT_F64, -big)));
-	set(q, l, v, SEL(q, B(q, LO_LE, V(q, v), le_float(q->p, LT_F64, big)), V(q, v), le_float(q->p, LT_F64, big)));
-	LExpr *half = SEL(q, B(q, LO_GE, V(q, v), le_float(q->p, LT_F64, 0.0)), le_float(q->p, LT_F64, 0.5),
-	                  le_float(q->p, LT_F64, -0.5));
-	LExpr *r = CAST(q, LT_I32, B(q, LO_ADD, V(q, v), half));
+	set(q, l, v, SEL(q, B(q, LO_GE, V(q, v), le_float(q->p, LT_F32, -big)), V(q, v), le_float(q->p, LT_F32, -big)));
+	set(q, l, v, SEL(q, B(q, LO_LE, V(q, v), le_float(q->p, LT_F32, big)), V(q, v), le_float(q->p, LT_F32, big)));
+	int t = let(q, l, "t", CAST(q, LT_I32, V(q, v)));
+	int fr = let(q, l, "fr", B(q, LO_SUB, V(q, v), CAST(q, LT_F32, V(q, t))));
+	LExpr *r = B(q, LO_SUB, ADD(q, V(q, t), CAST(q, LT_I32, B(q, LO_GE, V(q, fr), le_float(q->p, LT_F32, 0.5)))),
+	             CAST(q, LT_I32, B(q, LO_LE, V(q, fr), le_float(q->p, LT_F32, -0.5))));
 	r = ADD(q, r, I32(q, y->quant->zero_point[0]));
 	store(q, l, yb, IX(q, i), CAST(q, lt_of(y->dtype), B(q, LO_MAX, B(q, LO_MIN, r, I32(q, hi)), I32(q, lo))));
 	return q->err ? -1 : 0;

@@ -124,3 +124,8 @@ model("concat_requant", (1, 2, 4, 4), "int8", 3 / 255, 4, lay, (1, 4, 4, 4), "in
 lay = [act("r", (1, 2, 4, 4), "int8", 3 / 255, 4), layer("ReLU", "xq", "r"),
        act("Y", (1, 2, 4, 8), "int8", 3 / 255, 4), layer("Concat", ["xq", "r"], "Y", dim=3)]
 model("concat_same", (1, 2, 4, 4), "int8", 3 / 255, 4, lay, (1, 2, 4, 8), "int8")
+
+# Quantize rounding ties: test_lower's inputs are multiples of 2^-21 in [-4, 4), so x / 2^-20 is a
+# multiple of 1/2 (a tie half the time) inside int16 for |x| < 2^-5 (round half away from zero)
+model("quantize_ties", (1, 4096), "int16", 2.0 ** -20, 0,
+      [act("Y", (1, 4096), "int16", 2.0 ** -20, 0), layer("Identity", "xq", "Y")], (1, 4096), "int16")
