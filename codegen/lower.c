@@ -1331,7 +1331,7 @@ static LExpr *tanh_val(Lower *L, LStmtList *to, int v)
 	const LType f = LT_F32;
 	const double clamp = (float)7.90531110763549805;
 	int c = let(L, to, "c", BIN(L, LO_MAX, BIN(L, LO_MIN, V(L, v), F(L, f, clamp)), F(L, f, -clamp)));
-	int x2 = let(L, to, "x2", BIN(L, LO_MUL, V(L, c), V(L, c)));
+	int x2 = let(L, to, "xsq", BIN(L, LO_MUL, V(L, c), V(L, c)));
 	int pn = let(L, to, "p", F(L, f, (float)num[6]));
 	for (int k = 5; k >= 0; k--)
 		set(L, to, pn, BIN(L, LO_ADD, BIN(L, LO_MUL, V(L, pn), V(L, x2)), F(L, f, (float)num[k])));
