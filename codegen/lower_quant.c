@@ -534,8 +534,8 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 		store(q, l, src, IX(q, i), IK(q, xt, x->quant->zero_point[0]));
 		Ix cc, yy, xx;
 		l = FOR(q, ln, "c", 0, C, &cc);
-		l = FOR(q, l, "y", 0, H, &yy);
-		l = FOR(q, l, "x", 0, W, &xx);
+		l = FOR(q, l, "cy", 0, H, &yy);
+		l = FOR(q, l, "cx", 0, W, &xx);
 		Ix ds[3] = {cc, yy, xx}, ss[4] = {in, cc, yy, xx};
 		int64_t dk[3] = {HP * WP, WP, 1}, sk[4] = {C * H * W, H * W, W, 1};
 		store(q, l, src, AX(q, 3, ds, dk, pt * WP + pl), LD(q, inb[0], AX(q, 4, ss, sk, 0)));
@@ -802,10 +802,10 @@ static int lower_pool(Q *q, LStmtList *to, const int *inb, int yb)
 		ix = AX(q, 2, xs, xk2, 0);
 		cnt = I32(q, kh * kw);
 	} else {
-		int ih0 = let(q, l, "ih0", AX(q, 1, r0, rk, -pt)), iw0 = let(q, l, "iw0", AX(q, 1, c0, ck, -pl));
-		int y0 = let(q, l, "y0", imax(q, V(q, ih0), 0)), x0 = let(q, l, "x0", imax(q, V(q, iw0), 0));
-		int y1 = let(q, l, "y1", imin(q, ADD(q, V(q, ih0), I32(q, kh)), H));
-		int x1 = let(q, l, "x1", imin(q, ADD(q, V(q, iw0), I32(q, kw)), W));
+		int ih0 = let(q, l, "ihs", AX(q, 1, r0, rk, -pt)), iw0 = let(q, l, "iws", AX(q, 1, c0, ck, -pl));
+		int y0 = let(q, l, "ylo", imax(q, V(q, ih0), 0)), x0 = let(q, l, "xlo", imax(q, V(q, iw0), 0));
+		int y1 = let(q, l, "yhi", imin(q, ADD(q, V(q, ih0), I32(q, kh)), H));
+		int x1 = let(q, l, "xhi", imin(q, ADD(q, V(q, iw0), I32(q, kw)), W));
 		lt = FORE(q, l, "iy", V(q, y0), V(q, y1), &ky);
 		lt = FORE(q, lt, "ix", V(q, x0), V(q, x1), &kx);
 		iy = IX(q, ky);
@@ -855,10 +855,10 @@ static int lower_adaptive(Q *q, LStmtList *to, const int *inb, int yb)
 	LStmtList *l = FOR(q, to, "p", 0, planes, &p);
 	l = FOR(q, l, "oy", 0, OH, &oy);
 	l = FOR(q, l, "ox", 0, OW, &ox);
-	int y0 = let(q, l, "y0", B(q, LO_DIV, MULK(q, IX(q, oy), H), I32(q, OH)));
-	int y1 = let(q, l, "y1", ADD(q, B(q, LO_DIV, ADD(q, MULK(q, IX(q, oy), H), I32(q, H - 1)), I32(q, OH)), I32(q, 1)));
-	int x0 = let(q, l, "x0", B(q, LO_DIV, MULK(q, IX(q, ox), W), I32(q, OW)));
-	int x1 = let(q, l, "x1", ADD(q, B(q, LO_DIV, ADD(q, MULK(q, IX(q, ox), W), I32(q, W - 1)), I32(q, OW)), I32(q, 1)));
+	int y0 = let(q, l, "ylo", B(q, LO_DIV, MULK(q, IX(q, oy), H), I32(q, OH)));
+	int y1 = let(q, l, "yhi", ADD(q, B(q, LO_DIV, ADD(q, MULK(q, IX(q, oy), H), I32(q, H - 1)), I32(q, OH)), I32(q, 1)));
+	int x0 = let(q, l, "xlo", B(q, LO_DIV, MULK(q, IX(q, ox), W), I32(q, OW)));
+	int x1 = let(q, l, "xhi", ADD(q, B(q, LO_DIV, ADD(q, MULK(q, IX(q, ox), W), I32(q, W - 1)), I32(q, OW)), I32(q, 1)));
 	int sum = let(q, l, "sum", I32(q, 0));
 	Ix iy, ix;
 	LStmtList *lt = FORE(q, l, "iy", V(q, y0), V(q, y1), &iy);
