@@ -6,7 +6,7 @@ reference here, not PyTorch.
 
 Models: the Fashion-MNIST CNN (examples/fashion_mnist, calibrated on the
 first 200 training images) and the MLPerf Tiny bank models ResNet8, DSCNN,
-MobileNetV1, FCAutoencoder (+ LeNet5) exported as run_bank.py does (seed 0,
+MobileNetV1, FCAutoencoder exported as run_bank.py does (seed 0,
 randomized BN), calibrated on 32 random N(0, 1) inputs (seed 0):
 
   nnl-opt model.json -passes='quantize(scheme=int8)' --calibrate calib.npy -o q/<Model>
@@ -35,7 +35,10 @@ import run_bank as rb  # noqa: E402
 REPO = rb.REPO
 BIN = os.path.join(REPO, "build", "bin")
 DATA = "/usr/share/datasets/fashion-mnist"
-MODELS = ["Fashion", "ResNet8", "DSCNN", "MobileNetV1", "FCAutoencoder", "LeNet5"]
+# integer-only between the input Quantize and the output Dequantize; LeNet5 (--models LeNet5) keeps
+# its Tanh in float32 between Dequantize/Quantize, where the compiled tanhf may differ from libm's
+# in the last bit and a requantized value then by one step: not a bit-exactness test
+MODELS = ["Fashion", "ResNet8", "DSCNN", "MobileNetV1", "FCAutoencoder"]
 
 
 def idx_images(path, n):
