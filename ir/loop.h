@@ -67,6 +67,37 @@ int ltype_is_signed(LType t);
 /* The loop type that holds a graph datatype, LT_VOID for packed/half types. */
 LType ltype_of_dtype(DType t);
 
+/* x reduced to integer type t by two's-complement wrap-around (the value kept
+ * sign- or zero-extended in 64 bits); i64 and non-integer types unchanged.
+ * Shared by the loop interpreter and constant folding so both wrap alike. */
+static inline int64_t ltype_wrap(LType t, int64_t x)
+{
+	uint64_t u = (uint64_t)x;
+	switch (t) {
+	case LT_I1: return (int64_t)(u & 1);
+	case LT_I8: u &= 0xff; return u >= 0x80 ? (int64_t)u - 0x100 : (int64_t)u;
+	case LT_I16: u &= 0xffff; return u >= 0x8000 ? (int64_t)u - 0x10000 : (int64_t)u;
+	case LT_I32: u &= 0xffffffffu; return u >= 0x80000000u ? (int64_t)u - INT64_C(0x100000000) : (int64_t)u;
+	case LT_U8: return (int64_t)(u & 0xff);
+	case LT_U16: return (int64_t)(u & 0xffff);
+	default: return x;
+	}
+}
+
+/* The range [lo, hi] of integer type t (i64's for anything else). */
+static inline void ltype_int_range(LType t, int64_t *lo, int64_t *hi)
+{
+	switch (t) {
+	case LT_I1: *lo = 0, *hi = 1; return;
+	case LT_I8: *lo = INT8_MIN, *hi = INT8_MAX; return;
+	case LT_I16: *lo = INT16_MIN, *hi = INT16_MAX; return;
+	case LT_I32: *lo = INT32_MIN, *hi = INT32_MAX; return;
+	case LT_U8: *lo = 0, *hi = UINT8_MAX; return;
+	case LT_U16: *lo = 0, *hi = UINT16_MAX; return;
+	default: *lo = INT64_MIN, *hi = INT64_MAX; return;
+	}
+}
+
 typedef enum LBufKind { LB_CONST, LB_ARENA, LB_INPUT, LB_OUTPUT } LBufKind;
 
 typedef struct LBuf {

@@ -66,34 +66,6 @@ static void fail(E *c, const char *fmt, ...)
 
 static int elem_size(LType t) { return (ltype_bits(t) + 7) / 8; }
 
-/* x reduced to type t: two's-complement wrap-around, values kept extended. */
-static inline int64_t wrap(LType t, int64_t x)
-{
-	uint64_t u = (uint64_t)x;
-	switch (t) {
-	case LT_I1: return (int64_t)(u & 1);
-	case LT_I8: u &= 0xff; return u >= 0x80 ? (int64_t)u - 0x100 : (int64_t)u;
-	case LT_I16: u &= 0xffff; return u >= 0x8000 ? (int64_t)u - 0x10000 : (int64_t)u;
-	case LT_I32: u &= 0xffffffffu; return u >= 0x80000000u ? (int64_t)u - INT64_C(0x100000000) : (int64_t)u;
-	case LT_U8: return (int64_t)(u & 0xff);
-	case LT_U16: return (int64_t)(u & 0xffff);
-	default: return x;
-	}
-}
-
-static void int_range(LType t, int64_t *lo, int64_t *hi)
-{
-	switch (t) {
-	case LT_I1: *lo = 0, *hi = 1; return;
-	case LT_I8: *lo = INT8_MIN, *hi = INT8_MAX; return;
-	case LT_I16: *lo = INT16_MIN, *hi = INT16_MAX; return;
-	case LT_I32: *lo = INT32_MIN, *hi = INT32_MAX; return;
-	case LT_U8: *lo = 0, *hi = UINT8_MAX; return;
-	case LT_U16: *lo = 0, *hi = UINT16_MAX; return;
-	default: *lo = INT64_MIN, *hi = INT64_MAX; return;
-	}
-}
-
 static inline Val rd(const EBuf *b, int64_t i)
 {
 	Val v = {0};
@@ -226,9 +198,9 @@ static Val bin_int(E *c, const LExpr *e, LType t, int64_t a, int64_t b)
 	Val r;
 	uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
 	switch ((LBinOp)e->op) {
-	case LO_ADD: r.i = wrap(t, (int64_t)(ua + ub)); break;
-	case LO_SUB: r.i = wrap(t, (int64_t)(ua - ub)); break;
-	case LO_MUL: r.i = wrap(t, (int64_t)(ua * ub)); break;
+	case LO_ADD: r.i = ltype_wrap(t, (int64_t)(ua + ub)); break;
+	case LO_SUB: r.i = ltype_wrap(t, (int64_t)(ua - ub)); break;
+	case LO_MUL: r.i = ltype_wrap(t, (int64_t)(ua * ub)); break;
 	case LO_DIV:
 	case LO_REM:
 		if (b == 0)
@@ -236,18 +208,18 @@ static Val bin_int(E *c, const LExpr *e, LType t, int64_t a, int64_t b)
 		if (a == INT64_MIN && b == -1)
 			r.i = e->op == LO_DIV ? INT64_MIN : 0;
 		else
-			r.i = wrap(t, e->op == LO_DIV ? a / b : a % b);
+			r.i = ltype_wrap(t, e->op == LO_DIV ? a / b : a % b);
 		break;
 	case LO_MIN: r.i = a < b ? a : b; break;
 	case LO_MAX: r.i = a > b ? a : b; break;
 	case LO_AND: r.i = a & b; break;
 	case LO_OR: r.i = a | b; break;
-	case LO_XOR: r.i = wrap(t, a ^ b); break;
+	case LO_XOR: r.i = ltype_wrap(t, a ^ b); break;
 	case LO_SHL:
 	case LO_SHR:
 		if (b < 0 || b >= ltype_bits(t))
 			fail(c, "shift by %" PRId64 " of a %s, expected 0..%d", b, ltype_name(t), ltype_bits(t) - 1);
-		r.i = e->op == LO_SHL ? wrap(t, (int64_t)(ua << b)) : (a < 0 ? ~(~a >> b) : a >> b);
+		r.i = e->op == LO_SHL ? ltype_wrap(t, (int64_t)(ua << b)) : (a < 0 ? ~(~a >> b) : a >> b);
 		break;
 	case LO_LT: r.i = a < b; break;
 	case LO_LE: r.i = a <= b; break;
@@ -296,9 +268,9 @@ static Val cast(E *c, const LExpr *e, Val a)
 		return r;
 	}
 	int64_t lo, hi;
-	int_range(to, &lo, &hi);
+	ltype_int_range(to, &lo, &hi);
 	if (!ltype_is_float(from)) {
-		r.i = e->sat ? (a.i < lo ? lo : a.i > hi ? hi : a.i) : wrap(to, a.i);
+		r.i = e->sat ? (a.i < lo ? lo : a.i > hi ? hi : a.i) : ltype_wrap(to, a.i);
 		return r;
 	}
 	double x = from == LT_F32 ? (double)a.f : a.d;
@@ -354,11 +326,11 @@ static Val ev(E *c, const LExpr *e)
 		} else if (t == LT_F64) {
 			r.d = un_real((LUnOp)e->op, a.d, 0);
 		} else if (e->op == LU_NEG) {
-			r.i = wrap(t, (int64_t)(0 - (uint64_t)a.i));
+			r.i = ltype_wrap(t, (int64_t)(0 - (uint64_t)a.i));
 		} else if (e->op == LU_ABS) {
-			r.i = wrap(t, a.i < 0 ? (int64_t)(0 - (uint64_t)a.i) : a.i);
+			r.i = ltype_wrap(t, a.i < 0 ? (int64_t)(0 - (uint64_t)a.i) : a.i);
 		} else if (e->op == LU_NOT) {
-			r.i = wrap(t, ~a.i);
+			r.i = ltype_wrap(t, ~a.i);
 		} else {
 			fail(c, "%s of a %s", loop_un_name(e->op), ltype_name(t));
 		}

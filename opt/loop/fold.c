@@ -22,33 +22,6 @@
 #include <math.h>
 #include <string.h>
 
-static int64_t wrap(LType t, int64_t x)
-{
-	uint64_t u = (uint64_t)x;
-	switch (t) {
-	case LT_I1: return (int64_t)(u & 1);
-	case LT_I8: u &= 0xff; return u >= 0x80 ? (int64_t)u - 0x100 : (int64_t)u;
-	case LT_I16: u &= 0xffff; return u >= 0x8000 ? (int64_t)u - 0x10000 : (int64_t)u;
-	case LT_I32: u &= 0xffffffffu; return u >= 0x80000000u ? (int64_t)u - INT64_C(0x100000000) : (int64_t)u;
-	case LT_U8: return (int64_t)(u & 0xff);
-	case LT_U16: return (int64_t)(u & 0xffff);
-	default: return x;
-	}
-}
-
-static void int_range(LType t, int64_t *lo, int64_t *hi)
-{
-	switch (t) {
-	case LT_I1: *lo = 0, *hi = 1; return;
-	case LT_I8: *lo = INT8_MIN, *hi = INT8_MAX; return;
-	case LT_I16: *lo = INT16_MIN, *hi = INT16_MAX; return;
-	case LT_I32: *lo = INT32_MIN, *hi = INT32_MAX; return;
-	case LT_U8: *lo = 0, *hi = UINT8_MAX; return;
-	case LT_U16: *lo = 0, *hi = UINT16_MAX; return;
-	default: *lo = INT64_MIN, *hi = INT64_MAX; return;
-	}
-}
-
 static int is_k(const LExpr *e) { return e && e->kind == LE_CONST; }
 static int is_int_k(const LExpr *e, int64_t v) { return is_k(e) && !ltype_is_float(e->type) && e->ival == v; }
 
@@ -115,25 +88,25 @@ static LExpr *fold_bin(Fold *f, LExpr *e)
 		int64_t x = a->ival, y = b->ival, r;
 		uint64_t ux = (uint64_t)x, uy = (uint64_t)y;
 		switch ((LBinOp)e->op) {
-		case LO_ADD: r = wrap(t, (int64_t)(ux + uy)); break;
-		case LO_SUB: r = wrap(t, (int64_t)(ux - uy)); break;
-		case LO_MUL: r = wrap(t, (int64_t)(ux * uy)); break;
+		case LO_ADD: r = ltype_wrap(t, (int64_t)(ux + uy)); break;
+		case LO_SUB: r = ltype_wrap(t, (int64_t)(ux - uy)); break;
+		case LO_MUL: r = ltype_wrap(t, (int64_t)(ux * uy)); break;
 		case LO_DIV:
 		case LO_REM:
 			if (y == 0 || (x == INT64_MIN && y == -1))
 				return e;
-			r = wrap(t, e->op == LO_DIV ? x / y : x % y);
+			r = ltype_wrap(t, e->op == LO_DIV ? x / y : x % y);
 			break;
 		case LO_MIN: r = x < y ? x : y; break;
 		case LO_MAX: r = x > y ? x : y; break;
 		case LO_AND: r = x & y; break;
 		case LO_OR: r = x | y; break;
-		case LO_XOR: r = wrap(t, x ^ y); break;
+		case LO_XOR: r = ltype_wrap(t, x ^ y); break;
 		case LO_SHL:
 		case LO_SHR:
 			if (y < 0 || y >= ltype_bits(t))
 				return e;
-			r = e->op == LO_SHL ? wrap(t, (int64_t)(ux << y)) : (x < 0 ? ~(~x >> y) : x >> y);
+			r = e->op == LO_SHL ? ltype_wrap(t, (int64_t)(ux << y)) : (x < 0 ? ~(~x >> y) : x >> y);
 			break;
 		case LO_LT: r = x < y; break;
 		case LO_LE: r = x <= y; break;
@@ -162,7 +135,7 @@ static LExpr *fold_bin(Fold *f, LExpr *e)
 			return b;
 		/* (x + c1) + c2 */
 		if (is_k(b) && a->kind == LE_BIN && a->op == LO_ADD && is_k(a->b)) {
-			LExpr *k = ik(f, t, wrap(t, (int64_t)((uint64_t)a->b->ival + (uint64_t)b->ival)));
+			LExpr *k = ik(f, t, ltype_wrap(t, (int64_t)((uint64_t)a->b->ival + (uint64_t)b->ival)));
 			if (!k)
 				return e;
 			if (k->ival == 0)
@@ -207,9 +180,9 @@ static LExpr *fold_un(Fold *f, LExpr *e)
 	}
 	uint64_t u = (uint64_t)a->ival;
 	switch ((LUnOp)e->op) {
-	case LU_NEG: return ik(f, t, wrap(t, (int64_t)(0 - u)));
-	case LU_ABS: return ik(f, t, wrap(t, a->ival < 0 ? (int64_t)(0 - u) : a->ival));
-	case LU_NOT: return ik(f, t, wrap(t, ~a->ival));
+	case LU_NEG: return ik(f, t, ltype_wrap(t, (int64_t)(0 - u)));
+	case LU_ABS: return ik(f, t, ltype_wrap(t, a->ival < 0 ? (int64_t)(0 - u) : a->ival));
+	case LU_NOT: return ik(f, t, ltype_wrap(t, ~a->ival));
 	default: return e;
 	}
 }
@@ -230,9 +203,9 @@ static LExpr *fold_cast(Fold *f, LExpr *e)
 		return k ? k : e;
 	}
 	int64_t lo, hi;
-	int_range(to, &lo, &hi);
+	ltype_int_range(to, &lo, &hi);
 	if (!ltype_is_float(from))
-		return ik(f, to, e->sat ? (a->ival < lo ? lo : a->ival > hi ? hi : a->ival) : wrap(to, a->ival));
+		return ik(f, to, e->sat ? (a->ival < lo ? lo : a->ival > hi ? hi : a->ival) : ltype_wrap(to, a->ival));
 	double x = a->fval;
 	double flo = (double)lo, fhi = to == LT_I64 ? 9223372036854775808.0 : (double)hi + 1.0;
 	if (e->sat) {
