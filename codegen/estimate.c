@@ -12,6 +12,7 @@
  * prefetcher/cache; with mca, llvm-mca-19's scheduling model per hot block.
  */
 #include "estimate.h"
+#include "report.h"
 
 #include <llvm-c/Core.h>
 #include <llvm-c/Object.h>
@@ -314,45 +315,6 @@ static const char *canon_libcall(const char *f)
 	return f;
 }
 
-typedef struct Sizes {
-	long long text, rodata, data;
-	int ok;
-} Sizes;
-
-static Sizes object_sizes(const char *obj, size_t len)
-{
-	Sizes s = {0, 0, 0, 0};
-	LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, len, "model.o");
-	char *err = NULL;
-	LLVMBinaryRef bin = mb ? LLVMCreateBinary(mb, NULL, &err) : NULL;
-	if (!bin) {
-		LLVMDisposeMessage(err);
-		if (mb)
-			LLVMDisposeMemoryBuffer(mb);
-		return s;
-	}
-	LLVMSectionIteratorRef it = LLVMObjectFileCopySectionIterator(bin);
-	for (; it && !LLVMObjectFileIsSectionIteratorAtEnd(bin, it); LLVMMoveToNextSection(it)) {
-		const char *n = LLVMGetSectionName(it);
-		long long z = (long long)LLVMGetSectionSize(it);
-		if (!n)
-			continue;
-		if (!strncmp(n, ".text", 5))
-			s.text += z;
-		else if (!strncmp(n, ".rodata", 7) || !strncmp(n, ".srodata", 8) || !strncmp(n, ".lrodata", 8) ||
-		         !strncmp(n, ".data.rel.ro", 12))
-			s.rodata += z;
-		else if (!strncmp(n, ".data", 5) || !strncmp(n, ".sdata", 6))
-			s.data += z;
-	}
-	if (it)
-		LLVMDisposeSectionIterator(it);
-	LLVMDisposeBinary(bin);
-	LLVMDisposeMemoryBuffer(mb);
-	s.ok = 1;
-	return s;
-}
-
 static long stack_from_cfi(const char *as)
 {
 	long best = -1;
@@ -473,10 +435,10 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 			fclose(df);
 		}
 	}
-	Sizes sz = object_sizes(obj, olen);
-	r->text = sz.text;
-	r->rodata = sz.rodata;
-	r->flash = sz.ok ? sz.text + sz.rodata + sz.data : -1;
+	CgObjectSizes sz = cg_object_sizes(obj, olen);
+	r->text = (long long)sz.text;
+	r->rodata = (long long)sz.rodata;
+	r->flash = sz.ok ? (long long)(sz.text + sz.rodata + sz.data) : -1;
 	r->arena = p->arena_bytes;
 	r->stack = stack_from_cfi(as);
 	r->unknown_branches = cnt.unknown;

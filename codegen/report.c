@@ -23,14 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Sizes {
-	uint64_t text, rodata, data;
-	int ok;
-} Sizes;
-
-static Sizes object_sizes(const char *obj, size_t len)
+CgObjectSizes cg_object_sizes(const char *obj, size_t len)
 {
-	Sizes s = {0, 0, 0, 0};
+	CgObjectSizes s = {0, 0, 0, 0};
 	LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, len, "model.o");
 	char *err = NULL;
 	LLVMBinaryRef bin = mb ? LLVMCreateBinary(mb, NULL, &err) : NULL;
@@ -171,7 +166,7 @@ int report_write(FILE *f, const Model *m, const LProgram *p, const CgOptions *o,
 		free(obj);
 		return -1;
 	}
-	Sizes sz = object_sizes(obj, olen);
+	CgObjectSizes sz = cg_object_sizes(obj, olen);
 	long stack = stack_estimate(as);
 	free(obj);
 	free(as);

@@ -10,6 +10,16 @@
 
 #include <stdio.h>
 
+/* Section sizes of an object file in memory (ELF or other formats LLVM
+ * reads): .text*, read-only data (.rodata*, .srodata*, .lrodata*,
+ * .data.rel.ro*) and writable data (.data*, .sdata*). ok = 0 if it cannot be
+ * read. Shared by --report and --estimate so both count flash alike. */
+typedef struct CgObjectSizes {
+	uint64_t text, rodata, data;
+	int ok;
+} CgObjectSizes;
+CgObjectSizes cg_object_sizes(const char *obj, size_t len);
+
 /* Compile p for o into memory (object and assembly), measure sections and
  * frame sizes, and write the report for model m to f: text, or JSON when
  * json is set. 0 or -1 with messages. */
