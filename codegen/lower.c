@@ -241,7 +241,11 @@ static LExpr *AFF(Lower *L, const Aff *a)
 		if (a->k[i] == 0)
 			continue;
 		LExpr *t = le_mul_k(L->p, IX(L, a->x[i]), a->k[i]);
-		e = e ? le_add(L->p, e, t) : t;
+		if (!t || (e && !(t = le_add(L->p, e, t)))) { /* out of memory: never drop a term silently */
+			L->oom = 1;
+			return NULL;
+		}
+		e = t;
 	}
 	if (!e)
 		return I(L, a->c);
@@ -503,13 +507,20 @@ static LStmtList *tap_loop(Lower *L, LStmtList *to, const char *name, const Bnd 
 	return FORE(L, to, name, bnd_lo(L, b), bnd_hi(L, b), k);
 }
 
-/* The body for one output pixel (oh, ow) with tap bounds bh, bw. */
-typedef struct Pix Pix;
-typedef void (*PixFn)(Lower *L, LStmtList *to, const Pix *c, Ix oh, Ix ow, const Bnd *bh, const Bnd *bw);
+/* The rows of one region of the output plane: oh (a loop variable, or a
+ * constant for one row) with its tap-row bounds bh, and the output columns
+ * split into cols[0] (left border), cols[1] (interior: every tap column
+ * inside the input) and cols[2] (right border); in a border row without
+ * split_border_rows all columns are in cols[0]. */
+typedef void (*RowFn)(Lower *L, LStmtList *to, const void *c, Ix oh, const Bnd *bh, const int64_t cols[3][2]);
 
-/* Rows: top border, interior (left border, interior, right border columns),
- * bottom border. The interior has constant tap bounds. */
-static void window_regions(Lower *L, LStmtList *to, const WAx *ah, const WAx *aw, int psz, PixFn fn, const Pix *c)
+/* Rows: top border, interior, bottom border (each a loop, or a constant
+ * row), each handed to fn with its clamped tap-row bounds (constant in the
+ * interior rows) and its column regions. Pools and convs share it: a tap
+ * outside the input is never visited, its bounds are loop bounds, never a
+ * test per tap. */
+static void window_rows(Lower *L, LStmtList *to, const WAx *ah, const WAx *aw, int psz, int split_border_rows,
+                        RowFn fn, const void *c)
 {
 	int64_t hl, hh, wl, wh;
 	wax_interior(ah, &hl, &hh);
@@ -522,18 +533,11 @@ static void window_regions(Lower *L, LStmtList *to, const WAx *ah, const WAx *aw
 			continue;
 		Bnd bh = bnd_make(L, l1, ah, oh, rows[r][0], rows[r][1], psz);
 		int64_t cols[3][2] = {{0, wl}, {wl, wh}, {wh, aw->out}};
-		if (r != 1) { /* border rows: one column loop, clamped as needed */
+		if (r != 1 && !split_border_rows) { /* border rows: one column loop, clamped as needed */
 			cols[0][1] = aw->out;
 			cols[1][0] = cols[1][1] = cols[2][0] = cols[2][1] = 0;
 		}
-		for (int k = 0; k < 3; k++) {
-			Ix ow;
-			LStmtList *l2 = FOR(L, l1, "ow", cols[k][0], cols[k][1], &ow);
-			if (l2 == &L->sink)
-				continue;
-			Bnd bw = bnd_make(L, l2, aw, ow, cols[k][0], cols[k][1], psz);
-			fn(L, l2, c, oh, ow, &bh, &bw);
-		}
+		fn(L, l1, c, oh, &bh, (const int64_t(*)[2])cols);
 	}
 }
 
@@ -541,15 +545,13 @@ static void window_regions(Lower *L, LStmtList *to, const WAx *ah, const WAx *aw
 
 static void block_rows(const Tensor *T, int64_t rows, int64_t cols, int64_t ob, int64_t base, float *v);
 
-struct Pix {
-	int x, w, b, y;
-	int64_t C, Cg, O, H, W, OH, OW, KH, KW;
+typedef struct Pix {
+	int x, y;
+	int64_t H, W, OH, OW, KH, KW;
 	const WAx *ah, *aw;
-	Aff xb, wb, yb; /* bases for (n, g, ocg) / (plane) */
-	int ocv;        /* conv: output channel index Aff available in bias */
-	Aff bb;
+	Aff xb, yb; /* bases of the plane */
 	int max, include_pad;
-};
+} Pix;
 
 static int get_padding(Lower *L, const Node *n, int nd, const int64_t *in, const int64_t *k, const int64_t *s,
                        const int64_t *d, int64_t *pb, int64_t *pe)
@@ -582,49 +584,82 @@ static void lift(int nd, const int64_t *a, int64_t *dst, int64_t f)
 }
 
 /* The conv kernel (see lower_conv). */
-#define CONV_OB 4     /* output channels per register block */
-#define CONV_PB 4     /* output columns per register block */
-#define CONV_PB_DW 8  /* output columns per block when a group has one output channel */
-#define CONV_ROWS 4   /* output rows per band of a padded conv (Og > 1) */
+#define CONV_OB 4          /* output channels per register block */
+#define CONV_PB 4          /* output columns per register block */
+#define CONV_PB_DW 8       /* output columns per block when a group has one output channel */
+#define CONV_EDGE_TAPS 32  /* at most this many unrolled kw steps for the border column blocks of a row */
 
 typedef struct ConvK {
-	int x, w, b, y;  /* x: the input, or the zero-padded scratch */
+	int x, w, b, y;
 	int blk;         /* w is re-laid out by block_rows (else the original [O][Cg][KH][KW]) */
 	int64_t C, Cg, O, Og, H, W, OH, OW, KH, KW, sh, sw, dh, dw, OB, PB;
 	int64_t xsn, xsg, xsc; /* strides of x (elements) per image, group, channel of the group */
-	int64_t R;             /* output rows per band (rb counts bands); 0: no bands */
+	int64_t pt, pl;        /* begin padding: tap (kh, kw) of output (oh, ow) reads x row
+	                        * oh·sh + kh·dh − pt, column ow·sw + kw·dw − pl */
+	const WAx *ah, *aw;
 } ConvK;
 
 /* One register block: output channels oc0 + b (b < bw) of group g, where
- * oc0 = ocb·OB + oc_c, output row rb·R + oh (x row oh: a band holds the
- * rows of its R output rows; without bands rb is 0), columns ow0 + j
- * (j < pw), ow0 = owb·PB + ow_c. bw·pw accumulators from 0 get w·x for ic,
- * kh, kw in order, then the bias: each output's float operations are the
- * interpreter's (eval_conv), in its order. */
+ * oc0 = ocb·OB + oc_c, output row oh, columns ow0 + j (j < pw), ow0 =
+ * owb·owm + ow_c. The tap rows kh run over th, the tap columns kw over tw
+ * (all KW when NULL), or, when kwlo is given (a block of constant columns
+ * at the left or right border), column j takes kwlo[j] <= kw < kwhi[j]:
+ * the kw loop is unrolled and each kw step loads and accumulates only the
+ * columns it reaches. So only taps inside the input are visited, and no tap
+ * is tested. bw·pw accumulators from 0 get w·x for ic, kh, kw in order,
+ * then the bias: each output's float operations are the interpreter's
+ * (eval_conv, which skips the taps in the padding), in its order. */
 static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix g, Ix ocb, int64_t oc_c, int64_t bw,
-                       Ix rb, Ix oh, Ix owb, int64_t ow_c, int64_t pw)
+                       Ix oh, Ix owb, int64_t owm, int64_t ow_c, int64_t pw, const Bnd *th, const Bnd *tw,
+                       const int64_t *kwlo, const int64_t *kwhi)
 {
 	int acc[CONV_OB * CONV_PB_DW];
 	for (int64_t i = 0; i < bw * pw; i++)
 		acc[i] = let(L, to, "acc", F(L, LT_F32, 0.0));
-	Ix ic, kh, kw;
+	int unroll = kwlo != NULL;
+	Bnd full = {-1, -1, -1, 0, k->KW, k->KW};
+	if (unroll) { /* every column the same taps: a plain kw loop */
+		int same = 1;
+		for (int64_t j = 1; j < pw; j++)
+			same &= kwlo[j] == kwlo[0] && kwhi[j] == kwhi[0];
+		if (same) {
+			full.lo = kwlo[0];
+			full.hi = kwhi[0] > kwlo[0] ? kwhi[0] : kwlo[0];
+			unroll = 0;
+		}
+	}
+	if (!tw)
+		tw = &full;
+	Ix ic, kh, kw = {-1, 0};
 	LStmtList *l = FOR(L, to, "ic", 0, k->Cg, &ic);
-	l = FOR(L, l, "kh", 0, k->KH, &kh);
-	l = FOR(L, l, "kw", 0, k->KW, &kw);
-	if (l != &L->sink) {
+	l = th ? tap_loop(L, l, "kh", th, &kh) : FOR(L, l, "kh", 0, k->KH, &kh);
+	if (!unroll)
+		l = tap_loop(L, l, "kw", tw, &kw);
+	int64_t taps = k->Cg * k->KH * k->KW;
+	for (int64_t kc = 0; l != &L->sink && kc < (unroll ? k->KW : 1); kc++) {
+		int on[CONV_PB_DW], any = 0;
+		for (int64_t j = 0; j < pw; j++) {
+			on[j] = !unroll || (kwlo[j] <= kc && kc < kwhi[j]);
+			any |= on[j];
+		}
+		if (!any)
+			continue;
+		if (unroll)
+			kw = (Ix){-1, kc};
 		int xv[CONV_PB_DW];
 		for (int64_t j = 0; j < pw; j++) {
-			Aff xi = aff((ow_c + j) * k->sw);
+			if (!on[j])
+				continue;
+			Aff xi = aff((ow_c + j) * k->sw - k->pt * k->W - k->pl);
 			aff_add(&xi, in, k->xsn);
 			aff_add(&xi, g, k->xsg);
 			aff_add(&xi, ic, k->xsc);
 			aff_add(&xi, oh, k->sh * k->W);
 			aff_add(&xi, kh, k->dh * k->W);
-			aff_add(&xi, owb, k->PB * k->sw);
+			aff_add(&xi, owb, owm * k->sw);
 			aff_add(&xi, kw, k->dw);
 			xv[j] = let(L, l, "x", LD(L, k->x, AFF(L, &xi)));
 		}
-		int64_t taps = k->Cg * k->KH * k->KW;
 		for (int64_t bi = 0; bi < bw; bi++) {
 			Aff wi = aff(0);
 			aff_add(&wi, g, k->Og * taps);
@@ -642,8 +677,9 @@ static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix g, Ix 
 			}
 			int wv = let(L, l, "w", LD(L, k->w, AFF(L, &wi)));
 			for (int64_t j = 0; j < pw; j++)
-				set(L, l, acc[bi * pw + j],
-				    BIN(L, LO_ADD, V(L, acc[bi * pw + j]), BIN(L, LO_MUL, V(L, wv), V(L, xv[j]))));
+				if (on[j])
+					set(L, l, acc[bi * pw + j],
+					    BIN(L, LO_ADD, V(L, acc[bi * pw + j]), BIN(L, LO_MUL, V(L, wv), V(L, xv[j]))));
 		}
 	}
 	for (int64_t bi = 0; bi < bw; bi++)
@@ -655,9 +691,8 @@ static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix g, Ix 
 			aff_add(&yi, in, k->O * k->OH * k->OW);
 			aff_add(&yi, g, k->Og * k->OH * k->OW);
 			aff_add(&yi, ocb, k->OB * k->OH * k->OW);
-			aff_add(&yi, rb, k->R * k->OW);
 			aff_add(&yi, oh, k->OW);
-			aff_add(&yi, owb, k->PB);
+			aff_add(&yi, owb, owm);
 			LExpr *v = V(L, acc[bi * pw + j]);
 			if (k->b >= 0)
 				v = BIN(L, LO_ADD, v, LD(L, k->b, AFF(L, &bix)));
@@ -665,101 +700,76 @@ static void conv_block(Lower *L, LStmtList *to, const ConvK *k, Ix in, Ix g, Ix 
 		}
 }
 
-/* i32 max(lo, min(hi, a)) of an affine value (folded when constant). */
-static LExpr *clamp_aff(Lower *L, const Aff *a, int64_t lo, int64_t hi)
-{
-	if (a->n == 0)
-		return I(L, a->c < lo ? lo : a->c > hi ? hi : a->c);
-	return BIN(L, LO_MAX, BIN(L, LO_MIN, AFF(L, a), I(L, hi)), I(L, lo));
-}
+/* One channel block (output channels ocb·OB + oc_c .., bw of them, of group
+ * g, image in) of a conv: the RowFn of window_rows. */
+typedef struct ConvRow {
+	const ConvK *k;
+	Ix in, g, ocb;
+	int64_t oc_c, bw;
+} ConvRow;
 
-/* for iv in lo..hi: constant bounds through FOR (no loop for one iteration),
- * else a loop with expression bounds. */
-static LStmtList *FORX(Lower *L, LStmtList *to, const char *name, LExpr *lo, LExpr *hi, Ix *iv)
+/* The column blocks of one output row (or loop of rows) oh with tap rows bh.
+ * Blocks of PB columns at multiples of PB whose columns all lie in the
+ * interior cols[1] are a loop with every tap column; the others (at most a
+ * few at each side, and the remainder block) are constant blocks whose
+ * columns each get their clamped tap columns, unrolled (conv_block). When
+ * that would unroll more than CONV_EDGE_TAPS kw steps (wide kernels, large
+ * padding), the border columns are loops of one-column blocks whose kw
+ * bounds are computed per column instead, and the interior blocks start at
+ * cols[1][0]. */
+static void conv_row(Lower *L, LStmtList *to, const void *cv, Ix oh, const Bnd *bh, const int64_t cols[3][2])
 {
-	if (lo && hi && lo->kind == LE_CONST && hi->kind == LE_CONST)
-		return FOR(L, to, name, lo->ival, hi->ival, iv);
-	return FORE(L, to, name, lo, hi, iv);
-}
-
-/* Fill the zero-padded scratch S (Cg channels × BR rows × WP columns) with
- * rows row0 .. row0 + BR of the padded image (padded row r is input row
- * r − pt; row0 = rb·R·sh) of channels g·Cg + c of image `in` of x (C planes
- * H×W, input at column pl): rows outside the input are zeroed, inside rows
- * get their left and right border zeroed and the input row copied. Every
- * element of S is written once. */
-static void pad_fill(Lower *L, LStmtList *to, int xb, int sb, Ix in, Ix g, int64_t C, int64_t Cg, int64_t H,
-                     int64_t W, int64_t WP, int64_t BR, Ix rb, int64_t rstep, int64_t pt, int64_t pl)
-{
-	Ix c, r, j;
-	LStmtList *l = FOR(L, to, "c", 0, Cg, &c);
-	if (l == &L->sink)
-		return;
-	/* band rows r with 0 <= row0 + r - pt < H: [pt - row0, H + pt - row0)
-	 * clamped to [0, BR] (clamping keeps lo <= hi) */
-	Aff a = aff(pt), e = aff(H + pt);
-	aff_add(&a, rb, -rstep);
-	aff_add(&e, rb, -rstep);
-	LExpr *rlo = clamp_aff(L, &a, 0, BR), *rhi = clamp_aff(L, &e, 0, BR);
-	int64_t clo = rlo->kind == LE_CONST ? rlo->ival : 0, chi = rhi->kind == LE_CONST ? rhi->ival : 0;
-	int vlo = rlo->kind == LE_CONST ? -1 : let(L, l, "rlo", rlo);
-	int vhi = rhi->kind == LE_CONST ? -1 : let(L, l, "rhi", rhi);
-#define RB(v, c) ((v) >= 0 ? V(L, v) : I(L, c))
-	LExpr *seg[3][2] = {{I(L, 0), RB(vlo, clo)}, {RB(vlo, clo), RB(vhi, chi)}, {RB(vhi, chi), I(L, BR)}};
-#undef RB
-	for (int s = 0; s < 3; s++) {
-		LStmtList *l1 = FORX(L, l, "r", seg[s][0], seg[s][1], &r);
-		if (l1 == &L->sink)
-			continue;
-		int64_t cols[3][2] = {{0, pl}, {pl, pl + W}, {pl + W, WP}};
-		for (int k = 0; k < 3; k++) {
-			if (s != 1 && k > 0)
-				break; /* an outside row: one loop over all its columns */
-			LStmtList *l2 = FOR(L, l1, "j", s != 1 ? 0 : cols[k][0], s != 1 ? WP : cols[k][1], &j);
-			if (l2 == &L->sink)
+	const ConvRow *r = cv;
+	const ConvK *k = r->k;
+	int64_t wl = cols[1][0], wh = cols[1][1], OW = k->OW, PB = k->PB;
+	int64_t nb = (OW + PB - 1) / PB, bl = (wl + PB - 1) / PB, bu = wh / PB, nclip = 0;
+	if (bu < bl)
+		bu = bl;
+	for (int64_t b = 0; b < nb; b++)
+		if ((b < bl || b >= bu) && (b * PB < wl || (b + 1) * PB > wh))
+			nclip++;
+	Ix none = {-1, 0};
+	if (nclip * k->KW <= CONV_EDGE_TAPS) {
+		for (int part = 0; part < 3; part++) {
+			if (part == 1) {
+				Ix owb;
+				LStmtList *l = FOR(L, to, "owb", bl, bu, &owb);
+				if (l != &L->sink)
+					conv_block(L, l, k, r->in, r->g, r->ocb, r->oc_c, r->bw, oh, owb, PB, 0, PB, bh, NULL,
+					           NULL, NULL);
 				continue;
-			Aff pi = aff(0);
-			aff_add(&pi, c, BR * WP);
-			aff_add(&pi, r, WP);
-			aff_add(&pi, j, 1);
-			LExpr *v = F(L, LT_F32, 0.0);
-			if (s == 1 && k == 1) {
-				Aff xi = aff(-pt * W - pl);
-				aff_add(&xi, in, C * H * W);
-				aff_add(&xi, g, Cg * H * W);
-				aff_add(&xi, c, H * W);
-				aff_add(&xi, rb, rstep * W);
-				aff_add(&xi, r, W);
-				aff_add(&xi, j, 1);
-				v = LD(L, xb, AFF(L, &xi));
 			}
-			store(L, l2, sb, AFF(L, &pi), v);
+			for (int64_t b = part == 0 ? 0 : bu; b < (part == 0 ? bl : nb); b++) {
+				int64_t c0 = b * PB, pw = OW - c0 < PB ? OW - c0 : PB, lo[CONV_PB_DW], hi[CONV_PB_DW];
+				for (int64_t j = 0; j < pw; j++) {
+					Bnd t = bnd_make(L, to, k->aw, (Ix){-1, c0 + j}, c0 + j, c0 + j + 1, 0);
+					lo[j] = t.lo;
+					hi[j] = t.hi;
+				}
+				conv_block(L, to, k, r->in, r->g, r->ocb, r->oc_c, r->bw, oh, none, 0, c0, pw, bh, NULL, lo, hi);
+			}
 		}
+		return;
 	}
-}
-
-/* The output rows rb·R + [0, rows) of group g (all its channels): blocks
- * of OB channels, the remainder channels, each over the rows and then the
- * column blocks and remainder columns. */
-static void conv_rows(Lower *L, LStmtList *l, const ConvK *k, Ix in, Ix g, Ix rb, int64_t rows)
-{
-	int64_t onf = k->Og / k->OB, orem = k->Og % k->OB, wnf = k->OW / k->PB, wrem = k->OW % k->PB;
-	for (int po = 0; po < 2; po++) {
-		Ix ocb = {-1, 0};
-		LStmtList *l1 = po == 0 ? FOR(L, l, "ocb", 0, onf, &ocb) : orem ? l : &L->sink;
-		if (l1 == &L->sink)
+	for (int part = 0; part < 3; part++) {
+		if (part == 1) {
+			int64_t n = (wh - wl) / PB, rem = (wh - wl) % PB;
+			Ix owb;
+			LStmtList *l = FOR(L, to, "owb", 0, n, &owb);
+			if (l != &L->sink)
+				conv_block(L, l, k, r->in, r->g, r->ocb, r->oc_c, r->bw, oh, owb, PB, wl, PB, bh, NULL, NULL,
+				           NULL);
+			if (rem)
+				conv_block(L, to, k, r->in, r->g, r->ocb, r->oc_c, r->bw, oh, none, 0, wl + n * PB, rem, bh,
+				           NULL, NULL, NULL);
 			continue;
-		int64_t oc_c = po == 0 ? 0 : onf * k->OB, bw = po == 0 ? k->OB : orem;
-		Ix oh;
-		LStmtList *l2 = FOR(L, l1, "oh", 0, rows, &oh);
-		for (int pw = 0; pw < 2; pw++) {
-			Ix owb = {-1, 0};
-			LStmtList *l3 = pw == 0 ? FOR(L, l2, "owb", 0, wnf, &owb) : wrem ? l2 : &L->sink;
-			if (l3 == &L->sink)
-				continue;
-			conv_block(L, l3, k, in, g, ocb, oc_c, bw, rb, oh, owb, pw == 0 ? 0 : wnf * k->PB,
-			           pw == 0 ? k->PB : wrem);
 		}
+		Ix ow;
+		LStmtList *l = FOR(L, to, "ow", cols[part][0], cols[part][1], &ow);
+		if (l == &L->sink)
+			continue;
+		Bnd tw = bnd_make(L, l, k->aw, ow, cols[part][0], cols[part][1], 0);
+		conv_block(L, l, k, r->in, r->g, r->ocb, r->oc_c, r->bw, oh, ow, 1, 0, 1, bh, &tw, NULL, NULL);
 	}
 }
 
@@ -768,17 +778,13 @@ static void conv_rows(Lower *L, LStmtList *l, const ConvK *k, Ix in, Ix g, Ix rb
  * re-laid out so the OB weights of one tap are contiguous, each x load
  * serves OB outputs and each weight load PB outputs. Full blocks are loops,
  * the remainders (O % OB channels, OW % PB columns) static blocks after
- * them. A padded conv reads a small zero-padded scratch "<y>_pad" instead
- * of x, so every output has all its taps and no tap bound is ever computed
- * (the added w·0 terms are ±0 and leave a sum unchanged unless it is zero;
- * a weight of inf or NaN then gives NaN, as in PyTorch's im2col path):
- *  - a group with one output channel (depthwise): per group, its Cg input
- *    planes padded (Cg × HP × WP), then its outputs. Output channel g is
- *    written after input channels g·Cg.. were read, which lets the inplace
- *    pass put the output over the input (docs/memory.md);
- *  - otherwise per group, bands of R output rows: the KH + sh·(R − 1)
- *    padded input rows they read (Cg × BR × WP, refilled per band), then the
- *    band's outputs; the last OH % R rows are a static band.
+ * them. Padding is folded into the tap bounds, with no padded copy: the
+ * output plane is split (window_rows, as for pools) into border rows, whose
+ * kh bounds are clamped to the input, and interior rows, whose are
+ * constant; in each row the column blocks whose every tap is inside run
+ * with constant kw bounds (the unpadded kernel, unchanged), the few border
+ * blocks with their columns' taps clamped (conv_row). A tap in the padding
+ * is never visited, as in eval_conv, so the sums are the interpreter's.
  * A 1×1 stride-1 unpadded conv is a matmul over the flattened plane (the
  * PB columns run across rows), pixel blocks outermost: the output pixels
  * of a column block depend only on the input pixels of that block (the
@@ -847,24 +853,17 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	k.sw = s2[1];
 	k.dh = d2[0];
 	k.dw = d2[1];
-	int64_t HP = in2[0] + pb2[0] + pe2[0], WP = in2[1] + pb2[1] + pe2[1];
-	/* padded: bands of R output rows (R = OH: the whole plane, depthwise) */
-	k.R = !padded ? 0 : k.Og == 1 || k.OH <= CONV_ROWS ? k.OH : CONV_ROWS;
-	int64_t BR = !padded ? 0 : k.R == k.OH ? HP : (k.KH - 1) * k.dh + 1 + k.sh * (k.R - 1);
-	int pbuf = -1;
-	if (padded) {
-		pbuf = add_buf(L, y->name, "_pad", LB_ARENA, LT_F32, k.Cg * BR * WP);
-		if (pbuf < 0)
-			return -1;
-	}
-	int x0 = k.x;
-	k.H = padded ? BR : in2[0];
-	k.W = padded ? WP : in2[1];
-	k.xsn = padded ? 0 : k.C * k.H * k.W;
-	k.xsg = padded ? 0 : k.Cg * k.H * k.W;
+	k.H = in2[0];
+	k.W = in2[1];
+	k.pt = pb2[0];
+	k.pl = pb2[1];
 	k.xsc = k.H * k.W;
-	if (padded)
-		k.x = pbuf;
+	k.xsg = k.Cg * k.xsc;
+	k.xsn = k.C * k.xsc;
+	WAx ah = {in2[0], o2[0], k2[0], s2[0], d2[0], pb2[0], pe2[0]};
+	WAx aw = {in2[1], o2[1], k2[1], s2[1], d2[1], pb2[1], pe2[1]};
+	k.ah = &ah;
+	k.aw = &aw;
 	Ix in, g;
 	/* always a loop, even of one image: the node stays one top-level statement */
 	LStmtList *l = FORE(L, to, "n", I(L, 0), I(L, N), &in);
@@ -874,8 +873,9 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	}
 	l = FOR(L, l, "g", 0, G, &g);
 	Ix none = {-1, 0};
+	int64_t onf = k.Og / k.OB, orem = k.Og % k.OB;
 	if (pointwise) { /* pixel blocks outermost */
-		int64_t onf = k.Og / k.OB, orem = k.Og % k.OB, wnf = k.OW / k.PB, wrem = k.OW % k.PB;
+		int64_t wnf = k.OW / k.PB, wrem = k.OW % k.PB;
 		for (int pw = 0; pw < 2; pw++) {
 			Ix owb = {-1, 0};
 			LStmtList *l1 = pw == 0 ? FOR(L, l, "owb", 0, wnf, &owb) : wrem ? l : &L->sink;
@@ -887,25 +887,16 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 				if (l2 == &L->sink)
 					continue;
 				conv_block(L, l2, &k, in, g, ocb, po == 0 ? 0 : onf * k.OB, po == 0 ? k.OB : orem, none,
-				           none, owb, pw == 0 ? 0 : wnf * k.PB, pw == 0 ? k.PB : wrem);
+				           owb, k.PB, pw == 0 ? 0 : wnf * k.PB, pw == 0 ? k.PB : wrem, NULL, NULL, NULL, NULL);
 			}
 		}
 		return 0;
 	}
-	if (!padded) {
-		conv_rows(L, l, &k, in, g, none, k.OH);
-		return 0;
-	}
-	int64_t nrb = k.OH / k.R, rrem = k.OH % k.R;
-	for (int pr = 0; pr < 2; pr++) {
-		Ix rb = {-1, 0};
-		LStmtList *l1 = pr == 0 ? FOR(L, l, "rb", 0, nrb, &rb) : rrem ? l : &L->sink;
-		if (l1 == &L->sink)
-			continue;
-		if (pr == 1)
-			rb.c = nrb;
-		pad_fill(L, l1, x0, pbuf, in, g, k.C, k.Cg, in2[0], in2[1], WP, BR, rb, k.R * k.sh, pb2[0], pb2[1]);
-		conv_rows(L, l1, &k, in, g, rb, pr == 0 ? k.R : rrem);
+	for (int po = 0; po < 2; po++) {
+		ConvRow cr = {&k, in, g, {-1, 0}, po == 0 ? 0 : onf * k.OB, po == 0 ? k.OB : orem};
+		LStmtList *l1 = po == 0 ? FOR(L, l, "ocb", 0, onf, &cr.ocb) : orem ? l : &L->sink;
+		if (l1 != &L->sink)
+			window_rows(L, l1, &ah, &aw, 0, 1, conv_row, &cr);
 	}
 	return 0;
 }
@@ -961,6 +952,21 @@ static void pool_pix(Lower *L, LStmtList *to, const Pix *c, Ix oh, Ix ow, const 
 	store(L, to, c->y, AFF(L, &yi), val);
 }
 
+/* The RowFn of a pool: per column region a loop over its columns (or one
+ * column) with the clamped tap-column bounds, one pixel each. */
+static void pool_row(Lower *L, LStmtList *to, const void *cv, Ix oh, const Bnd *bh, const int64_t cols[3][2])
+{
+	const Pix *c = cv;
+	for (int k = 0; k < 3; k++) {
+		Ix ow;
+		LStmtList *l2 = FOR(L, to, "ow", cols[k][0], cols[k][1], &ow);
+		if (l2 == &L->sink)
+			continue;
+		Bnd bw = bnd_make(L, l2, c->aw, ow, cols[k][0], cols[k][1], c->include_pad);
+		pool_pix(L, l2, c, oh, ow, bh, &bw);
+	}
+}
+
 static int lower_pool(Lower *L, const Node *n, LStmtList *to)
 {
 	const Block *b = L->b;
@@ -1014,7 +1020,7 @@ static int lower_pool(Lower *L, const Node *n, LStmtList *to)
 	aff_add(&c.xb, pl, c.H * c.W);
 	c.yb = aff(0);
 	aff_add(&c.yb, pl, c.OH * c.OW);
-	window_regions(L, l, &ah, &aw, !max && c.include_pad, pool_pix, &c);
+	window_rows(L, l, &ah, &aw, !max && c.include_pad, 0, pool_row, &c);
 	return 0;
 }
 
