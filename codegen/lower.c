@@ -583,6 +583,95 @@ static void lift(int nd, const int64_t *a, int64_t *dst, int64_t f)
 	dst[1] = nd == 1 ? a[0] : a[1];
 }
 
+/* ---- an explicit Pad folded into its reader's padding ---------------------- */
+
+/* The one node of the block reading tensor t, as its input 0 and nowhere
+ * else; NULL when t is the block's output or is read by none or several. */
+static const Node *sole_reader(const Block *b, int t)
+{
+	if (t == b->y)
+		return NULL;
+	const Node *r = NULL;
+	for (int i = 0; i < b->n_nodes; i++)
+		for (int j = 0; j < b->nodes[i].n_in; j++)
+			if (b->nodes[i].in[j] == t) {
+				if (r || j != 0)
+					return NULL;
+				r = &b->nodes[i];
+			}
+	return r;
+}
+
+/* The reader a constant-mode Pad node is folded into, or NULL. The Pad
+ * emits nothing then, and the reader (a conv or pool, see lower_conv,
+ * lower_pool) reads the Pad's input with the pads added to its own
+ * padding, whose taps it never visits. Exact where the padded taps could
+ * not change a result: avg pool counting the padding with a +0 fill (adding
+ * +0 to a sum that starts at +0 changes no bit); a conv with a 0 fill is
+ * folded as its own padding is, the w·0 terms leaving the sums unchanged
+ * but for the sign of an exact zero (and NaN for an inf weight). Only
+ * float32, non-negative pads on the spatial axes. (A max pool would need a
+ * −inf fill, which the model format cannot write: a finite fill differs
+ * from skipping in windows lying wholly in the padding.) */
+static const Node *pad_fold_reader(Lower *L, const Node *pad)
+{
+	const Block *b = L->b;
+	if (pad->op != OP_PAD || strncmp(node_attr(pad, "mode")->s, "constant", 16) != 0)
+		return NULL;
+	const Tensor *x = &b->tensors[pad->in[0]];
+	if (x->dtype != DT_FLOAT32 || b->tensors[pad->out].dtype != DT_FLOAT32 || x->data)
+		return NULL;
+	const Node *c = sole_reader(b, pad->out);
+	if (!c || lower_quant_wanted(b, c))
+		return NULL;
+	uint8_t fb[8] = {0};
+	dtype_set(DT_FLOAT32, fb, 0, node_attr(pad, "value")->f);
+	double v = dtype_get(DT_FLOAT32, fb, 0);
+	int nd;
+	switch (c->op) {
+	case OP_CONV1D: case OP_CONV2D:
+		nd = c->op == OP_CONV1D ? 1 : 2;
+		if (v != 0.0)
+			return NULL;
+		break;
+	case OP_AVGPOOL1D: case OP_AVGPOOL2D:
+		nd = c->op == OP_AVGPOOL1D ? 1 : 2;
+		if (!(v == 0.0 && !signbit(v)) || !node_attr(c, "count_include_pad")->i[0])
+			return NULL;
+		break;
+	default:
+		return NULL;
+	}
+	const AttrValue *p = node_attr(pad, "pads");
+	if (x->rank != nd + 2)
+		return NULL;
+	for (int k = 0; k < p->n; k++)
+		if (p->i[k] < 0 || (k / 2 >= nd && p->i[k] != 0))
+			return NULL;
+	return c;
+}
+
+/* The Pad folded into node c (pad_fold_reader), or NULL; *xt its input
+ * tensor, bg/en its pads on the nd spatial axes in order (begin, end). */
+static const Node *folded_pad(Lower *L, const Node *c, int nd, int *xt, int64_t *bg, int64_t *en)
+{
+	const Block *b = L->b;
+	for (int i = 0; i < b->n_nodes; i++) {
+		const Node *p = &b->nodes[i];
+		if (p->out != c->in[0] || pad_fold_reader(L, p) != c)
+			continue;
+		const AttrValue *a = node_attr(p, "pads");
+		for (int k = 0; k < nd; k++) { /* pads run from the last axis */
+			int j = nd - 1 - k;
+			bg[j] = 2 * k < a->n ? a->i[2 * k] : 0;
+			en[j] = 2 * k + 1 < a->n ? a->i[2 * k + 1] : 0;
+		}
+		*xt = p->in[0];
+		return p;
+	}
+	return NULL;
+}
+
 /* The conv kernel (see lower_conv). */
 #define CONV_OB 4          /* output channels per register block */
 #define CONV_PB 4          /* output columns per register block */
@@ -799,6 +888,15 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	if (attr_spatial(&oc, "stride", nd, 1, s) < 0 || attr_spatial(&oc, "dilation", nd, 1, d) < 0 ||
 	    get_padding(L, n, nd, x->shape + 2, w->shape + 2, s, d, pb, pe) < 0)
 		return -1;
+	int xt = n->in[0];
+	int64_t fbg[2], fen[2];
+	if (folded_pad(L, n, nd, &xt, fbg, fen)) { /* read the Pad's input, its pads added to ours */
+		x = &b->tensors[xt];
+		for (int i = 0; i < nd; i++) {
+			pb[i] += fbg[i];
+			pe[i] += fen[i];
+		}
+	}
 	int64_t G = node_attr(n, "groups")->i[0];
 	ConvK k;
 	memset(&k, 0, sizeof k);
@@ -826,7 +924,7 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	k.OB = k.Og < CONV_OB ? k.Og : CONV_OB;
 	k.PB = k.Og == 1 ? CONV_PB_DW : CONV_PB;
 	k.blk = w->data != NULL && k.OB > 1 && taps > 0;
-	k.x = buf_of(L, n->in[0], 1);
+	k.x = buf_of(L, xt, 1);
 	if (k.blk) {
 		float *v = nnl_malloc((size_t)(k.O * taps) * sizeof *v);
 		if (!v) {
@@ -988,11 +1086,20 @@ static int lower_pool(Lower *L, const Node *n, LStmtList *to)
 		return -1;
 	if (attr_padding(&oc, "padding", nd, pb, pe) != 0)
 		return -1;
+	int xt = n->in[0];
+	int64_t fbg[2], fen[2];
+	if (folded_pad(L, n, nd, &xt, fbg, fen)) { /* read the Pad's input, its pads added to ours */
+		x = &b->tensors[xt];
+		for (int i = 0; i < nd; i++) {
+			pb[i] += fbg[i];
+			pe[i] += fen[i];
+		}
+	}
 	Pix c;
 	memset(&c, 0, sizeof c);
 	c.max = max;
 	c.include_pad = max ? 0 : node_attr(n, "count_include_pad")->i[0] != 0;
-	c.x = buf_of(L, n->in[0], 1);
+	c.x = buf_of(L, xt, 1);
 	c.y = out_of(L, n);
 	if (c.x < 0 || c.y < 0)
 		return -1;
@@ -1805,6 +1912,53 @@ static int lower_concat(Lower *L, const Node *n, LStmtList *to)
 	return 0;
 }
 
+/* A fresh copy of the constant c (expression trees are never shared). */
+static LExpr *const_like(Lower *L, const LExpr *c)
+{
+	return ltype_is_float(c->type) ? le_float(L->p, c->type, c->fval) : le_int(L->p, c->type, c->ival);
+}
+
+/* Constant Pad from axis ax on: along ax, the rows before and after x's
+ * extent are filled (each a contiguous run of y: one loop), the rows in
+ * between recurse to the next axis, or on the last axis are copied. Every
+ * element of y is written once: the fill touches only the border. */
+static void pad_const(Lower *L, LStmtList *to, int xb, int yb, LExpr *fill, int r, const int64_t *xs,
+                      const int64_t *ys, const int64_t *bg, const int64_t *ist, const int64_t *ost, int ax, Aff yi,
+                      Aff xi)
+{
+	int64_t lo = bg[ax] > 0 ? bg[ax] : 0, hi = bg[ax] + xs[ax];
+	if (hi > ys[ax])
+		hi = ys[ax];
+	if (hi < lo)
+		hi = lo;
+	int64_t fr[2][2] = {{0, lo}, {hi, ys[ax]}};
+	for (int part = 0; part < 3; part++) {
+		Ix i;
+		if (part != 1) { /* fill rows [f0, f1) of this axis: (f1 - f0)·ost contiguous elements */
+			const int64_t *f = fr[part / 2];
+			LStmtList *l = FOR(L, to, "ix", 0, (f[1] - f[0]) * ost[ax], &i);
+			if (l == &L->sink)
+				continue;
+			Aff a = yi;
+			a.c += f[0] * ost[ax];
+			aff_add(&a, i, 1);
+			store(L, l, yb, AFF(L, &a), const_like(L, fill));
+			continue;
+		}
+		LStmtList *l = FOR(L, to, "ix", lo, hi, &i);
+		if (l == &L->sink)
+			continue;
+		Aff y2 = yi, x2 = xi;
+		aff_add(&y2, i, ost[ax]);
+		aff_add(&x2, i, ist[ax]);
+		x2.c -= bg[ax] * ist[ax];
+		if (ax == r - 1)
+			store(L, l, yb, AFF(L, &y2), LD(L, xb, AFF(L, &x2)));
+		else
+			pad_const(L, l, xb, yb, fill, r, xs, ys, bg, ist, ost, ax + 1, y2, x2);
+	}
+}
+
 static int lower_pad(Lower *L, const Node *n, LStmtList *to)
 {
 	const Tensor *x = &L->b->tensors[n->in[0]], *y = &L->b->tensors[n->out];
@@ -1828,7 +1982,7 @@ static int lower_pad(Lower *L, const Node *n, LStmtList *to)
 	cstrides(r, x->shape, ist);
 	cstrides(r, y->shape, ost);
 	if (mode == 0) {
-		/* fill everything, then copy the part of x that lands inside y */
+		/* the border filled, the inside copied: every element written once */
 		uint8_t fb[8] = {0};
 		dtype_set(x->dtype, fb, 0, node_attr(n, "value")->f);
 		LExpr *fill;
@@ -1840,30 +1994,24 @@ static int lower_pad(Lower *L, const Node *n, LStmtList *to)
 			fill = le_int(L->p, t, h);
 		} else
 			fill = le_int(L->p, t, dtype_get_i64(x->dtype, fb, 0));
-		int any = 0;
-		for (int i = 0; i < r; i++)
-			any |= bg[i] > 0 || en[i] > 0;
-		if (any) {
-			Ix i;
-			LStmtList *l = FOR(L, to, "ix", 0, tensor_numel(y), &i);
-			if (l != &L->sink)
-				store(L, l, yb, IX(L, i), fill);
+		/* trailing axes without padding are one contiguous run in x and y:
+		 * fold them into the last padded axis */
+		int64_t xs[NNL_MAX_RANK], ys[NNL_MAX_RANK], b2[NNL_MAX_RANK];
+		int re = r;
+		while (re > 1 && bg[re - 1] == 0 && en[re - 1] == 0)
+			re--;
+		for (int i = 0; i < re; i++) {
+			xs[i] = x->shape[i];
+			ys[i] = y->shape[i];
+			b2[i] = bg[i];
 		}
-		int64_t dims[NNL_MAX_RANK], st[NOPS][NNL_MAX_RANK];
-		Aff idx[2] = {aff(0), aff(0)};
-		for (int i = 0; i < r; i++) {
-			int64_t lo = bg[i] > 0 ? bg[i] : 0, hi = bg[i] + x->shape[i];
-			if (hi > y->shape[i])
-				hi = y->shape[i];
-			dims[i] = hi > lo ? hi - lo : 0;
-			idx[0].c += lo * ost[i];
-			idx[1].c += (lo - bg[i]) * ist[i];
-			st[0][i] = ost[i];
-			st[1][i] = ist[i];
-		}
-		LStmtList *l = nest(L, to, r, dims, 2, st, idx);
-		if (l != &L->sink)
-			store(L, l, yb, AFF(L, &idx[0]), LD(L, xb, AFF(L, &idx[1])));
+		int64_t inner = ist[re - 1];
+		xs[re - 1] *= inner;
+		ys[re - 1] *= inner;
+		b2[re - 1] *= inner;
+		cstrides(re, xs, ist);
+		cstrides(re, ys, ost);
+		pad_const(L, to, xb, yb, fill, re, xs, ys, b2, ist, ost, 0, aff(0), aff(0));
 		return 0;
 	}
 	/* reflect / replicate: per-axis source index */
@@ -1947,7 +2095,7 @@ static int lower_node(Lower *L, const Node *n)
 	case OP_ADAPTIVEAVGPOOL1D: case OP_ADAPTIVEAVGPOOL2D: return lower_adaptive(L, n, to);
 	case OP_PERMUTE: case OP_TRANSPOSE: return lower_permute(L, n, to);
 	case OP_CONCAT: return lower_concat(L, n, to);
-	case OP_PAD: return lower_pad(L, n, to);
+	case OP_PAD: return pad_fold_reader(L, n) ? 0 : lower_pad(L, n, to); /* folded: its reader pads */
 	case OP_MEAN: case OP_SUM: return lower_reduce(L, n, to);
 	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD: case OP_POW: return lower_binary(L, n, to);
 	case OP_MATMUL: return lower_matmul(L, n, to);

@@ -387,6 +387,20 @@ def conv2d_dilation(c):
 
 
 @case
+def conv2d_s2_d2_asym(c):
+    # stride 2, dilation 2 and asymmetric padding [top, left, bottom, right] together: border rows and
+    # columns whose taps are clamped on one side, the other or both (lower.c folds padding into tap bounds)
+    return conv_case(c, (1, 3, 11, 12), (5, 3, 3, 3), stride=2, padding=[2, 1, 1, 3], dilation=2,
+                     attrs={"stride": 2, "padding": [2, 1, 1, 3], "dilation": 2})
+
+
+@case
+def conv2d_depthwise_s2_d2_asym(c):
+    return conv_case(c, (1, 4, 10, 13), (4, 1, 3, 3), stride=2, padding=[1, 3, 2, 0], dilation=2, groups=4,
+                     attrs={"stride": 2, "padding": [1, 3, 2, 0], "dilation": 2, "groups": 4})
+
+
+@case
 def conv2d_groups2(c):
     return conv_case(c, (2, 4, 5, 6), (6, 2, 3, 3), stride=[1, 2], padding=1, groups=2,
                      attrs={"stride": [1, 2], "padding": 1, "groups": 2})
@@ -1462,6 +1476,60 @@ def chain_conv_bn_relu_linear(c):
     h32 = T(f32(h))
     y = F.softmax(F.linear(h32.flatten(1), T(lw), T(lb)), -1)
     return x, f32(y)
+
+
+@case
+def chain_pad_conv(c):
+    # an explicit zero Pad whose only reader is a conv: folded into the conv's own (asymmetric) padding
+    x = c.randn(1, 2, 9, 10)
+    w = c.const("w", c.randn(3, 2, 3, 3, scale=0.5))
+    c.layer("Pad", ["X"], "p", pads=[2, 0, 1, 3])
+    c.layer("Conv2d", ["p", "w"], "Y", stride=2, dilation=2, padding=[0, 1, 1, 0])
+    xp = N(F.pad(T(x), [2, 0, 1, 3]))
+    return x, f32(conv_ref(xp, w, None, 2, [0, 1, 1, 0], 2, 1))
+
+
+@case
+def chain_pad_conv1d_depthwise(c):
+    x = c.randn(1, 3, 12)
+    w = c.const("w", c.randn(3, 1, 5, scale=0.5))
+    b = c.const("b", c.nice(3))
+    c.layer("Pad", ["X"], "p", pads=[3, 1])
+    c.layer("Conv1d", ["p", "w", "b"], "Y", stride=2, groups=3, padding=1)
+    xp = N(F.pad(T(x), [3, 1]))
+    return x, f32(conv_ref(xp, w, b, 2, 1, 1, 3))
+
+
+@case
+def chain_pad_avgpool(c):
+    # zero Pad before an avg pool counting its padding: folded (the divisor is the window clipped to the
+    # padded extent either way)
+    x = c.randn(1, 2, 7, 8)
+    c.layer("Pad", ["X"], "p", pads=[1, 2, 0, 1])
+    c.layer("AvgPool2d", ["p"], "Y", kernel_size=3, stride=2, padding=1, ceil_mode=True)
+    xp = N(F.pad(T(x), [1, 2, 0, 1]))
+    return x, f32(pool_ref(xp, "avg", [3, 3], [2, 2], 1, 1, True, True))
+
+
+@case
+def chain_pad_kept(c):
+    # not folded: a non-zero fill before a conv, and a Pad read twice; lowered as fill + copy
+    x = c.randn(1, 2, 5, 6)
+    w = c.const("w", c.randn(2, 2, 3, 3, scale=0.5))
+    c.layer("Pad", ["X"], "p", pads=[1, 1, 2, 0], value=0.5)
+    c.layer("Conv2d", ["p", "w"], "q")
+    c.layer("Pad", ["X"], "r", pads=[1, 1, 2, 0])
+    c.layer("Conv2d", ["r", "w"], "s")
+    c.op("+", ["r", "r"], "t")
+    c.layer("Flatten", ["q"], "fq")
+    c.layer("Flatten", ["s"], "fs")
+    c.layer("Flatten", ["t"], "ft")
+    c.layer("Concat", ["fq", "fs", "ft"], "Y", dim=1)
+    xp = N(F.pad(T(x), [1, 1, 2, 0], value=0.5))
+    xr = N(F.pad(T(x), [1, 1, 2, 0]))
+    q = conv_ref(xp, w, None, 1, 0, 1, 1)
+    s2 = conv_ref(xr, w, None, 1, 0, 1, 1)
+    return x, f32(torch.cat([T(N(q)).flatten(1), T(N(s2)).flatten(1), T(xr + xr).flatten(1)], 1))
 
 
 @case
