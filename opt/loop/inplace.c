@@ -536,7 +536,7 @@ static int body_split(const LStmtList *l, int in, int out)
 }
 
 /* Try A or B on statement s (dry: decide only). */
-static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode, Diag *d)
+static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode, int allow_shift, Diag *d)
 {
 	Cand r = {0, 0, 0, 0, 0};
 	(void)d;
@@ -570,6 +570,7 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 	int64_t es = elsize(bo), in_numel = bi->numel, out_numel = bo->numel;
 	Xf x = {p, in, out, -1, loop->var, 0, 0, (char)mode, &en, -1, 0, 1};
 	int split = 0; /* A: the iteration reads IN before it stores OUT: no temporary */
+	int shift = 0; /* A: IN shifted above OUT so no store reaches a later load: no temporary */
 	if (mode == 'A') {
 		Chk c = {in, out, 0, 0, 0, 0, 0, 0, 0, 0};
 		chk_list(&en, &c, &s->body);
@@ -586,6 +587,20 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 			xf_list(&x, &s->body);
 			if (x.fail)
 				goto done;
+			/* Or no temporary, IN placed far enough above OUT that every
+			 * store of iteration g lands below every load of iterations
+			 * >= g: g·ko + whi < ds + g·ki + rlo for all g (a conv whose
+			 * padding is folded into its tap bounds reads and writes each
+			 * channel interleaved; OUT's channel g then overwrites IN's
+			 * channel g − 1, already consumed). Taken when it saves at
+			 * least as much as the temporary, which also costs a copy. */
+			int64_t ds = (c.ko > c.ki ? (V - 1) * (c.ko - c.ki) : 0) + c.whi - c.rlo + 1;
+			ds = (ds + unit - 1) / unit * unit;
+			int64_t keep_t = in_numel_max(bi, bo, dd) + x.tmax + 1, keep_s = in_numel_max(bi, bo, ds);
+			if (allow_shift && c.ki > 0 && ds >= 0 && keep_s <= keep_t) {
+				shift = 1;
+				dd = ds;
+			}
 		}
 		r.d = dd;
 	} else {
@@ -643,16 +658,16 @@ static Cand try_chunks(LProgram *p, LStmt *s, int in, int out, int dry, int mode
 			goto done;
 		r.d = 0;
 	}
-	r.tn = x.tmax + 1;
+	r.tn = shift ? 0 : x.tmax + 1;
 	int64_t merged = (bo->numel > bi->numel + r.d ? bo->numel : bi->numel + r.d) * es;
 	r.saved = mem_raw_bytes(bi) + mem_raw_bytes(bo) - merged - r.tn * es - bo->align;
-	if ((r.tn <= 0 && !split) || r.saved <= 0)
+	if ((r.tn <= 0 && !split && !shift) || r.saved <= 0)
 		goto done;
 	r.ok = 1;
 	r.mode = (char)mode;
 	if (dry)
 		goto done;
-	if (split)
+	if (split || shift)
 		goto merge;
 	/* transform: temp buffer, stores redirected, copy-back loop, merge */
 	char name[300];
@@ -1255,8 +1270,13 @@ static int64_t program_bound(const LProgram *p)
 	return b;
 }
 
-/* Merge while candidates remain; rule: only merges that do not raise the
- * current bound. *n_merged: merges done. */
+/* Strategy bits of merge_all: STRAT_RULE, a merge must not raise the bound;
+ * STRAT_SHIFT, try_chunks may shift IN above OUT instead of a temporary. */
+#define STRAT_RULE 1
+#define STRAT_SHIFT 2
+
+/* Merge while candidates remain; rule: STRAT_ bits (with STRAT_RULE only
+ * merges that do not raise the current bound). *n_merged: merges done. */
 static int merge_all(LProgram *p, const LoopPassCtx *c, int rule, int *n_merged, Diag *d)
 {
 	for (int b = 0; b < p->n_bufs; b++)
@@ -1305,7 +1325,7 @@ static int merge_all(LProgram *p, const LoopPassCtx *c, int rule, int *n_merged,
 					int64_t al = bi->align > bo->align ? bi->align : bo->align;
 					int64_t mx = mem_raw_bytes(bi) > mem_raw_bytes(bo) ? mem_raw_bytes(bi) : mem_raw_bytes(bo);
 					/* a merge must not raise the bound (the merged buffer lives as long as both) */
-					if ((!rule || bound_if(p, first, last, in, out, round_up(mx, al), 0, s) <= bound) &&
+					if ((!(rule & STRAT_RULE) || bound_if(p, first, last, in, out, round_up(mx, al), 0, s) <= bound) &&
 					    try_elementwise(st, in, out)) {
 						if (p->bufs[in].numel > p->bufs[out].numel)
 							p->bufs[out].numel = p->bufs[in].numel;
@@ -1317,13 +1337,13 @@ static int merge_all(LProgram *p, const LoopPassCtx *c, int rule, int *n_merged,
 						break;
 					}
 					for (int mode = 'A'; mode <= 'C' && !again; mode++) {
-						Cand k = mode == 'C' ? try_pixels(p, st, in, out, 1) : try_chunks(p, st, in, out, 1, mode, d);
+						Cand k = mode == 'C' ? try_pixels(p, st, in, out, 1) : try_chunks(p, st, in, out, 1, mode, rule & STRAT_SHIFT, d);
 						if (k.ok != 1)
 							continue;
 						int64_t es = elsize(bo), m2 = in_numel_max(bi, bo, k.d) * es;
-						if (rule && bound_if(p, first, last, in, out, round_up(m2, al), round_up(k.tn * es, bo->align), s) > bound)
+						if ((rule & STRAT_RULE) && bound_if(p, first, last, in, out, round_up(m2, al), round_up(k.tn * es, bo->align), s) > bound)
 							continue;
-						k = mode == 'C' ? try_pixels(p, st, in, out, 0) : try_chunks(p, st, in, out, 0, mode, d);
+						k = mode == 'C' ? try_pixels(p, st, in, out, 0) : try_chunks(p, st, in, out, 0, mode, rule & STRAT_SHIFT, d);
 						if (k.ok < 0)
 							goto oom;
 						again = 1;
@@ -1364,7 +1384,7 @@ static int64_t trial_bound(const LProgram *p, const LoopPassCtx *c, int rule)
 	return bound;
 }
 
-/* Two strategies, the one with the lower bound applied (ties: the rule):
+/* Strategies, the one with the lower bound applied (ties: the shift, then the rule):
  * with the rule "a merge must not raise the bound" a merge that raises it
  * for now is refused even when the merges after it would bring the bound
  * below where it was (MobileNetV1: the stride-2 depthwise's merged buffer
@@ -1380,8 +1400,18 @@ int loop_pass_inplace(LProgram *p, const LoopPassCtx *c, Diag *d)
 		c->mem->no_reuse = mem_no_reuse(p);
 		c->mem->bound_lowered = program_bound(p);
 	}
-	int64_t with_rule = trial_bound(p, c, 1), without = trial_bound(p, c, 0);
-	int rule = !(with_rule >= 0 && without >= 0 && without < with_rule), n = 0;
+	/* each with and without shifted chunk merges (try_chunks): ties go to
+	 * the shift, which saves the temporary's copy-back */
+	int rule = STRAT_RULE | STRAT_SHIFT, n = 0;
+	int64_t best = -1;
+	static const int order[4] = {STRAT_RULE | STRAT_SHIFT, STRAT_SHIFT, STRAT_RULE, 0};
+	for (int i = 0; i < 4; i++) {
+		int64_t b = trial_bound(p, c, order[i]);
+		if (b >= 0 && (best < 0 || b < best)) {
+			best = b;
+			rule = order[i];
+		}
+	}
 	if (merge_all(p, c, rule, &n, d) < 0)
 		return -1;
 	if (c->mem)
