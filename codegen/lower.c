@@ -16,17 +16,16 @@
  *           labelled "<id or output tensor> (<Op>)".
  *
  * Per op family (all float math in f32 unless the interpreter uses double):
- *   Conv1d/2d   per image (one top-level loop n): a padded conv reads a
- *               zero-padded arena scratch "<y>_pad" (per depthwise group its
- *               planes, else per band of 4 output rows its padded rows), so
- *               every output has all its taps and no bound is computed.
- *               Then register blocks of 4 output
- *               channels × 4 columns of a row (8 columns when a group has
- *               one output channel: depthwise): 16 f32 accumulators from 0,
- *               taps in (ic, kh, kw) order, bias added last (as eval_conv;
- *               the padding adds w·0 terms, which change a sum only in the
- *               sign of a zero, or give NaN for an inf/NaN weight as
- *               PyTorch's im2col does). Weights are re-laid out ("<w>_blk")
+ *   Conv1d/2d   per image (one top-level loop n), register blocks of 4
+ *               output channels × 4 columns of a row (8 columns when a group
+ *               has one output channel: depthwise): 16 f32 accumulators from
+ *               0, taps in (ic, kh, kw) order, bias added last (as
+ *               eval_conv). Padding is folded into the tap bounds, with no
+ *               padded copy: border rows clamp the kh loop, the column
+ *               blocks at the left/right border take each column's clamped
+ *               kw taps (unrolled), interior blocks keep constant bounds;
+ *               taps in the padding are never visited, as in eval_conv.
+ *               Weights are re-laid out ("<w>_blk")
  *               so a block's 4 weights of one tap are contiguous. A 1×1
  *               stride-1 unpadded conv is a matmul over the flattened plane.
  *               Remainder channels/columns are static blocks after the loops.
@@ -57,9 +56,12 @@
  *               as 0 - x, so INT_MIN / -1 wraps like the interpreter).
  *               ^x with a scalar exponent follows torch's special cases
  *               (0.5, -0.5, -1, 2, 3, -2) exactly as eval_binary.
- *   Data moves  Permute/Transpose/Concat/Pad by index arithmetic (Pad: fill,
- *               then copy the inside; reflect/replicate map indices with
- *               abs/min/max); float16/bfloat16 tensors are moved as i16 bits.
+ *   Data moves  Permute/Transpose/Concat/Pad by index arithmetic (Pad: the
+ *               border filled, the inside copied, each element once;
+ *               reflect/replicate map indices with abs/min/max; a zero Pad
+ *               whose one reader is a conv or a counting avg pool is folded
+ *               into that reader's padding and emits nothing);
+ *               float16/bfloat16 tensors are moved as i16 bits.
  *   Views       Reshape, Flatten, Identity, Dropout, "=" alias their input's
  *               buffer. The model output is computed straight into "output"
  *               (through any chain of views); only when it is the input or a

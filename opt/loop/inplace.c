@@ -518,7 +518,7 @@ static int64_t in_numel_max(const LBuf *bi, const LBuf *bo, int64_t d)
 
 /* The statements of l up to the first that stores OUT load IN, the others
  * do not: one iteration of the chunk loop reads all it reads of IN before it
- * stores OUT (a depthwise conv copying its channel into a padded scratch
+ * stores OUT (e.g. a depthwise conv copying its channel into a scratch
  * first), so its stores can go to OUT directly. */
 static int body_split(const LStmtList *l, int in, int out)
 {
