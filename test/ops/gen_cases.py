@@ -339,6 +339,19 @@ def conv1d_same_s2(c):
 
 
 @case
+def conv1d_k17_pad(c):
+    # a wide kernel: more than 32 unrolled kw steps at the borders, so lower.c makes the border columns
+    # one-column blocks with per-column kw bounds instead
+    return conv_case(c, (1, 2, 40), (3, 2, 17), padding=[8, 5], attrs={"padding": [8, 5]})
+
+
+@case
+def conv1d_depthwise_dil3_pad(c):
+    return conv_case(c, (1, 3, 30), (3, 1, 9), padding=12, dilation=3, groups=3,
+                     attrs={"padding": 12, "dilation": 3, "groups": 3})
+
+
+@case
 def conv1d_groups2(c):
     return conv_case(c, (1, 4, 8), (6, 2, 3), bias=False, groups=2, attrs={"groups": 2})
 
