@@ -32,6 +32,7 @@ typedef struct Q {
 	char *msg;
 	size_t msgn;
 	int err;
+	int dsp;  /* the target has the Arm DSP extension: conv_dsp */
 } Q;
 
 static void qerr(Q *q, const char *fmt, ...)
@@ -202,39 +203,46 @@ static LType lt_of(DType t) { return t == DT_INT16 ? LT_I16 : t == DT_INT32 ? LT
 
 /* ---- requantization ------------------------------------------------------------ */
 
-/* Per-channel int8-scheme constants: rq[o·s + {0, 1, 2}] = qm, right shift,
- * left shift (s = 3 when some channel shifts left, else 2); the rounding
- * mask is computed in the loop from the right shift (8 bytes a channel). */
+/* Per-channel int8-scheme constants: rq[o·s + {0, 1, 2, 3}] = qm, right
+ * shift, 2^(right−1) (0 for no right shift), left shift (s = 4 when some
+ * channel shifts left, else 3; 12 bytes a channel). */
 static int32_t *rq_table(const int32_t *qm, const int *sh, int64_t O, int *any_left)
 {
 	*any_left = 0;
 	for (int64_t o = 0; o < O; o++)
 		*any_left |= sh[o] > 0;
-	const int st = *any_left ? 3 : 2;
+	const int st = *any_left ? 4 : 3;
 	int32_t *t = nnl_malloc((size_t)(O ? O : 1) * (size_t)st * sizeof *t);
 	if (!t)
 		return NULL;
 	for (int64_t o = 0; o < O; o++) {
+		int right = sh[o] > 0 ? 0 : -sh[o];
 		t[o * st + 0] = qm[o];
-		t[o * st + 1] = sh[o] > 0 ? 0 : -sh[o];
-		if (st == 3)
-			t[o * st + 2] = sh[o] > 0 ? sh[o] : 0;
+		t[o * st + 1] = right;
+		t[o * st + 2] = right ? (int32_t)(INT64_C(1) << (right - 1)) : 0;
+		if (st == 4)
+			t[o * st + 3] = sh[o] > 0 ? sh[o] : 0;
 	}
 	return t;
 }
 
 /* MBQM(x, qm, shift) as nnl_mbqm; x: i32 expression; qm/right/mask/half/left:
  * i32 expressions (left NULL: no left shift). Emits lets into to, returns
- * an i32 expression. */
+ * an i32 expression.
+ * SRDHM(a, b) = (a·b + nudge) / 2^31 truncated, nudge = 2^30 or 1 − 2^30 by
+ * the sign of a·b, is (a·b + 2^30) >> 31 (arithmetic) for every a·b: for
+ * a·b < 0 the sum is negative, and truncating v / 2^31 for v < 0 is
+ * (v + 2^31 − 1) >> 31 = (a·b + 2^30) >> 31. (a = b = INT32_MIN, where
+ * SRDHM saturates, cannot occur: qm > 0.) Emitted that way: one multiply-
+ * accumulate and a funnel shift on 32-bit targets. */
 static LExpr *mbqm(Q *q, LStmtList *to, LExpr *x, LExpr *qm, LExpr *right, LExpr *mask, LExpr *half, LExpr *left)
 {
 	if (left)
 		x = B(q, LO_SHL, x, left);
-	int ab = let(q, to, "ab", B(q, LO_MUL, CAST(q, LT_I64, x), CAST(q, LT_I64, qm)));
-	LExpr *nudge = SEL(q, B(q, LO_GE, V(q, ab), IK(q, LT_I64, 0)), IK(q, LT_I64, INT64_C(1) << 30),
-	                   IK(q, LT_I64, 1 - (INT64_C(1) << 30)));
 	int hm = let(q, to, "hm",
-	             CAST(q, LT_I32, B(q, LO_DIV, B(q, LO_ADD, V(q, ab), nudge), IK(q, LT_I64, INT64_C(1) << 31))));
+	             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, B(q, LO_MUL, CAST(q, LT_I64, x), CAST(q, LT_I64, qm)),
+	                                            IK(q, LT_I64, INT64_C(1) << 30)),
+	                               IK(q, LT_I64, 31))));
 	if (!right)
 		return V(q, hm);
 	LExpr *rem = B(q, LO_AND, V(q, hm), mask);
@@ -263,11 +271,14 @@ static LExpr *out_clamp(Q *q, LExpr *v, int64_t zy, int32_t lo, int32_t hi, LTyp
 typedef struct Acc {
 	const Tensor *x, *w, *y;
 	int wide;          /* 16x8 */
+	int nofold;        /* bias not folded with zp_x (the input arrives as x − zp_x) */
 	LType at;          /* accumulator type */
 	int64_t O, Kt;     /* outputs, taps per output (Cg·KH·KW or K) */
 	int8_t *wq;        /* weights as int8 */
 	int bf_buf, rq_buf, w_buf;
 	int any_left;
+	int smm;           /* every |acc|·2^left < 2^30: SRDHM as ((2·acc·qm + 2^31) >> 32), one smmulr */
+	int rfast;         /* every right shift ≥ 1: rounding as (hm + 2^(right−1) + (hm >> 31)) >> right */
 	int32_t lo, hi;
 	int64_t zy;
 	LType yt;
@@ -308,7 +319,7 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 		for (int64_t k = 0; k < a->Kt; k++)
 			s += a->wq[o * a->Kt + k];
 		int64_t bias = bt ? dtype_get_i64(bt->dtype, bt->data, o) : 0;
-		int64_t v = bias - zx * s;
+		int64_t v = a->nofold ? bias : bias - zx * s;
 		if (a->wide)
 			((int64_t *)bf)[o] = v;
 		else
@@ -342,7 +353,27 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 			q->err = 1;
 			return -1;
 		}
-		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * (a->any_left ? 3 : 2), t);
+		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * (a->any_left ? 4 : 3), t);
+		/* the accumulator's bound: |bias'| + Σ|w|·max|x operand| (the operand is
+		 * x − zp_x without the fold, else x); below 2^30 after the left shift,
+		 * 2·acc fits int32 and the product's rounding is one smmulr */
+		int32_t xlo, xhi;
+		nnl_qrange(a->x->dtype, &xlo, &xhi);
+		int64_t xm = a->nofold ? (xhi - zx > zx - xlo ? xhi - zx : zx - xlo) : (xhi > -(int64_t)xlo ? xhi : -(int64_t)xlo);
+		a->smm = a->rfast = 1;
+		for (int64_t o = 0; o < a->O; o++) {
+			int64_t bias = bt ? dtype_get_i64(bt->dtype, bt->data, o) : 0, s = 0, sw = 0;
+			for (int64_t k = 0; k < a->Kt; k++) {
+				s += a->wq[o * a->Kt + k];
+				sw += a->wq[o * a->Kt + k] < 0 ? -a->wq[o * a->Kt + k] : a->wq[o * a->Kt + k];
+			}
+			int64_t b0 = a->nofold ? bias : bias - zx * s, bound = (b0 < 0 ? -b0 : b0) + sw * xm;
+			int left = sh[o] > 0 ? sh[o] : 0;
+			if (left > 30 || bound >= (INT64_C(1) << (30 - left)))
+				a->smm = 0;
+			if (sh[o] >= 0)
+				a->rfast = 0;
+		}
 	}
 	free(qm), free(sh);
 	return q->err ? -1 : 0;
@@ -357,8 +388,32 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 		r = B(q, LO_SHR, r, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 2))));
 		return le_cast(q->p, a->yt, r, 1); /* clamp to int32 then to int16 (zero_point 0) = clamp to int16 */
 	}
-	const int st = a->any_left ? 3 : 2;
-	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2))) : NULL;
+	const int st = a->any_left ? 4 : 3;
+	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 3))) : NULL;
+	if (a->smm) {
+		/* hm = (2·acc·2^left·qm + 2^31) >> 32 (no overflow: a->smm) */
+		LExpr *x2 = B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
+		LExpr *pr = B(q, LO_MUL, CAST(q, LT_I64, x2), CAST(q, LT_I64, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st))));
+		int hm = let(q, to, "hm",
+		             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, pr, IK(q, LT_I64, INT64_C(1) << 31)), IK(q, LT_I64, 32))));
+		LExpr *rsh = LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1)));
+		LExpr *v;
+		if (a->rfast)
+			v = B(q, LO_SHR,
+			      B(q, LO_ADD, B(q, LO_ADD, V(q, hm), LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2)))),
+			        B(q, LO_SHR, V(q, hm), I32(q, 31))),
+			      rsh);
+		else {
+			int rv = let(q, to, "rsh", rsh);
+			int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
+			LExpr *rem = B(q, LO_AND, V(q, hm), V(q, mv));
+			LExpr *thr = B(q, LO_ADD, B(q, LO_SHR, V(q, mv), I32(q, 1)), CAST(q, LT_I32, B(q, LO_LT, V(q, hm), I32(q, 0))));
+			v = B(q, LO_ADD, B(q, LO_SHR, V(q, hm), V(q, rv)), CAST(q, LT_I32, B(q, LO_GT, rem, thr)));
+		}
+		/* |v| ≤ |hm| + 1 < 2^30: v + zy cannot overflow, and the clamp is one ssat for int8 */
+		v = B(q, LO_MAX, B(q, LO_MIN, ADD(q, v, I32(q, a->zy)), I32(q, a->hi)), I32(q, a->lo));
+		return CAST(q, a->yt, v);
+	}
 	int rv = let(q, to, "rsh", LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1))));
 	int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
 	LExpr *v = mbqm(q, to, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), V(q, rv), V(q, mv),
@@ -459,6 +514,248 @@ static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
 	return q->err ? -1 : 0;
 }
 
+/* ---- Conv on the Arm DSP extension ----------------------------------------------
+ *
+ * int8 activations, int8 (or int4) weights, kernel width dilation 1 and at
+ * least two output channels per group (not depthwise): the MACs are SMLADs,
+ * two 16×16-bit products a time, on packed pairs.
+ *
+ * Per image, group and output row oy, a band of KH input rows is packed as
+ * int16 x − zp_x, two to an i32 word, pixel-major: band[ky][xp][c] with
+ * xp = ix + pl the padded column and c < Cp the channel (Cp = Cg, or
+ * Cg + 1 when Cg is odd, or 1 when Cg = 1 and the stride is even). Taps
+ * outside the input are packed as 0 — the padding lives in the packing's
+ * bounds, there is no padded copy of the input — so the bias is not folded
+ * with zp_x. For an output column ox the taps of row ky are then one
+ * contiguous run of R = KW·Cp values starting at word ox·sw·Cp/2, and the
+ * weights are stored run by run (R rounded up to 4 with zeros), four int8
+ * to an i32 word in the order w0 w2 w1 w3, so that sxtb16 gives the pair
+ * (w0, w1) and sxtb16h the pair (w2, w3), matched with the packed pairs
+ * (x0, x1) and (x2, x3): 4 MACs per weight word = 1 load, 2 sxtb16, 2 smlad
+ * per output. Register block: 2 output channels × 2 columns. */
+typedef struct ConvGeom {
+	int64_t N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl;
+} ConvGeom;
+
+static LExpr *PACK(Q *q, LExpr *lo, LExpr *hi)
+{
+	return B(q, LO_OR, B(q, LO_AND, lo, I32(q, 0xffff)), B(q, LO_SHL, hi, I32(q, 16)));
+}
+
+static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
+{
+	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
+	const int64_t Cp = Cg % 2 == 0 ? Cg : Cg == 1 && sw % 2 == 0 ? 1 : Cg + 1;
+	const int64_t R = KW * Cp, RQ = (R + 3) / 4;
+	/* band columns: the last output column's run reaches column (OW−1)·sw + ⌈4·RQ/Cp⌉ − 1 */
+	int64_t XPN = (g->OW - 1) * sw + (4 * RQ + Cp - 1) / Cp;
+	if (Cp == 1)
+		XPN += XPN % 2;
+	const int64_t RW = XPN * Cp / 2; /* words per band row */
+	const int64_t zx = a->x->quant->zero_point[0];
+	const int64_t O = a->O, Kt = a->Kt;
+	int32_t *wp = nnl_calloc((size_t)(O * KH * RQ > 0 ? O * KH * RQ : 1), sizeof *wp);
+	if (!wp) {
+		free(a->wq);
+		q->err = 1;
+		return -1;
+	}
+	for (int64_t o = 0; o < O; o++)
+		for (int64_t ky = 0; ky < KH; ky++)
+			for (int64_t r = 0; r < RQ; r++) {
+				uint32_t word = 0;
+				static const int pos[4] = {0, 16, 8, 24}; /* w0 w2 w1 w3 */
+				for (int i = 0; i < 4; i++) {
+					int64_t e = 4 * r + i, kx = e / Cp, c = e % Cp;
+					int8_t v = kx < KW && c < Cg ? a->wq[o * Kt + (c * KH + ky) * KW + kx] : 0;
+					word |= (uint32_t)(uint8_t)v << pos[i];
+				}
+				wp[(o * KH + ky) * RQ + r] = (int32_t)word;
+			}
+	free(a->wq);
+	a->wq = NULL;
+	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
+	int band = add_scratch(q, a->y->name, "_band", LT_I32, KH * RW);
+	if (q->err || wb < 0 || band < 0)
+		return -1;
+	const int xb = inb[0];
+	Ix in, gg, oy;
+	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
+	LStmtList *lg = FOR(q, ln, "g", 0, g->G, &gg);
+	LStmtList *lo = FOR(q, lg, "oy", 0, g->OH, &oy);
+
+	/* the band: for ky, input row iy = oy·sh − pt + ky·dh */
+	{
+		Ix ky;
+		LStmtList *lk = FOR(q, lo, "ky", 0, KH, &ky);
+		Ix iys[2] = {oy, ky};
+		int64_t iyk[2] = {g->sh, g->dh};
+		int iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
+		LStmt *in_rows = ls_if(q->p, lk, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
+		if (!in_rows) {
+			q->err = 1;
+			return -1;
+		}
+		/* a row outside the input: zeros */
+		{
+			Ix wi;
+			LStmtList *l = FOR(q, &in_rows->els, "bw", 0, RW, &wi);
+			Ix bs[2] = {ky, wi};
+			int64_t bk[2] = {RW, 1};
+			store(q, l, band, AX(q, 2, bs, bk, 0), I32(q, 0));
+		}
+		LStmtList *lr = &in_rows->body;
+		/* x[((n·C + g·Cg + c)·H + iy)·W + ix] */
+		if (Cp == 1) {
+			/* words m: columns xp = 2m, 2m+1 (ix = xp − pl); inside: m0 ≤ m < m1 */
+			int64_t m0 = (g->pl + 1) / 2, m1 = (W + g->pl) / 2; /* 2m ≥ pl, 2m + 1 − pl ≤ W − 1 */
+			if (m0 > RW)
+				m0 = RW;
+			if (m1 < m0)
+				m1 = m0;
+			if (m1 > RW)
+				m1 = RW;
+			for (int part = 0; part < 3; part++) {
+				int64_t lo_m = part == 0 ? 0 : part == 1 ? m0 : m1, hi_m = part == 0 ? m0 : part == 1 ? m1 : RW;
+				if (hi_m <= lo_m)
+					continue;
+				Ix m;
+				LStmtList *l = FOR(q, lr, "m", lo_m, hi_m, &m);
+				LExpr *v[2];
+				for (int h = 0; h < 2; h++) {
+					Ix ms[1] = {m};
+					int64_t mk[1] = {2};
+					LExpr *ix = AX(q, 1, ms, mk, h - g->pl);
+					Ix rs[2] = {in, gg};
+					int64_t rk[2] = {g->C * H * W, Cg * H * W};
+					LExpr *row = ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W));
+					if (part == 1) {
+						v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, row, ix))), I32(q, zx));
+					} else {
+						int ixv = let(q, l, "ix", ix);
+						LExpr *inside = B(q, LO_AND, B(q, LO_GE, V(q, ixv), I32(q, 0)), B(q, LO_LT, V(q, ixv), I32(q, W)));
+						LExpr *cl = B(q, LO_MIN, B(q, LO_MAX, V(q, ixv), I32(q, 0)), I32(q, W - 1));
+						v[h] = SEL(q, inside, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, row, cl))), I32(q, zx)),
+						           I32(q, 0));
+					}
+				}
+				Ix bs[2] = {ky, m};
+				int64_t bk[2] = {RW, 1};
+				store(q, l, band, AX(q, 2, bs, bk, 0), PACK(q, v[0], v[1]));
+			}
+		} else {
+			/* columns: [0, pl) zeros, [pl, pl + W) the row, [pl + W, XPN) zeros */
+			const int64_t CW = Cp / 2;
+			int64_t a0 = g->pl < XPN ? g->pl : XPN, a1 = g->pl + W < XPN ? g->pl + W : XPN;
+			for (int part = 0; part < 3; part += 2) {
+				int64_t lo_x = part == 0 ? 0 : a1, hi_x = part == 0 ? a0 : XPN;
+				if (hi_x <= lo_x)
+					continue;
+				Ix wi;
+				LStmtList *l = FOR(q, lr, "bz", lo_x * CW, hi_x * CW, &wi);
+				Ix bs[2] = {ky, wi};
+				int64_t bk[2] = {RW, 1};
+				store(q, l, band, AX(q, 2, bs, bk, 0), I32(q, 0));
+			}
+			if (a1 > a0) {
+				Ix cw, ix;
+				LStmtList *lc = FOR(q, lr, "cw", 0, CW, &cw);
+				LStmtList *l = FOR(q, lc, "ix", 0, a1 - a0, &ix);
+				LExpr *v[2];
+				for (int h = 0; h < 2; h++) {
+					if (Cg % 2 && h == 1) {
+						/* the last pair of an odd Cg: channel Cg is 0 */
+						Ix cs[1] = {cw};
+						int64_t ck[1] = {2};
+						LExpr *c1 = AX(q, 1, cs, ck, 1);
+						LExpr *safe = B(q, LO_MIN, c1, I32(q, Cg - 1));
+						Ix rs[2] = {in, gg};
+						int64_t rk[2] = {g->C * H * W, Cg * H * W};
+						LExpr *idx = ADD(q, ADD(q, AX(q, 2, rs, rk, 0), MULK(q, ADD(q, MULK(q, safe, H), V(q, iy)), W)), IX(q, ix));
+						v[h] = SEL(q, B(q, LO_LT, c1, I32(q, Cg)),
+						           B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx)), I32(q, 0));
+						continue;
+					}
+					Ix xs[4] = {in, gg, cw, ix};
+					int64_t xk[4] = {g->C * H * W, Cg * H * W, 2 * H * W, 1};
+					LExpr *idx = ADD(q, AX(q, 4, xs, xk, h * H * W), MULK(q, V(q, iy), W));
+					v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx));
+				}
+				/* band[ky·RW + (pl + ix)·CW + cw] */
+				Ix bs[3] = {ky, ix, cw};
+				int64_t bk[3] = {RW, CW, 1};
+				store(q, l, band, AX(q, 3, bs, bk, a0 * CW), PACK(q, v[0], v[1]));
+			}
+		}
+	}
+
+	/* the outputs of row oy: blocks of OB channels × PB columns */
+	const int64_t OB = 2, PB = 2, Og = g->Og, OW = g->OW, OH = g->OH, xstep = sw * Cp / 2;
+	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / PB, remx = OW % PB;
+	for (int pc = 0; pc < 2; pc++) {
+		int64_t bw = pc == 0 ? OB : remc;
+		if (bw == 0 || (pc == 0 && nfull == 0))
+			continue;
+		Ix ob;
+		LStmtList *lb = pc == 0 ? FOR(q, lo, "ob", 0, nfull, &ob) : lo;
+		if (pc == 1) {
+			ob.var = -1;
+			ob.c = nfull;
+		}
+		for (int px = 0; px < 2; px++) {
+			int64_t cw = px == 0 ? PB : remx;
+			if (cw == 0 || (px == 0 && nfx == 0))
+				continue;
+			Ix oxb;
+			LStmtList *l = px == 0 ? FOR(q, lb, "oxb", 0, nfx, &oxb) : lb;
+			if (px == 1) {
+				oxb.var = -1;
+				oxb.c = nfx;
+			}
+			int acc[4];
+			OcCtx oc[2];
+			for (int j = 0; j < bw; j++) {
+				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
+				for (int c = 0; c < cw; c++)
+					acc[j * cw + c] = let(q, l, "acc", LD(q, a->bf_buf, oc_expr(q, &oc[j])));
+			}
+			Ix ky, r;
+			LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
+			LStmtList *lt = FOR(q, lk, "r", 0, RQ, &r);
+			int xa[2], xbw[2];
+			for (int c = 0; c < cw; c++) {
+				/* band[ky·RW + (oxb·PB + c)·xstep + 2r (+1)] */
+				Ix bs[3] = {ky, oxb, r};
+				int64_t bk[3] = {RW, PB * xstep, 2};
+				xa[c] = let(q, lt, "xa", LD(q, band, AX(q, 3, bs, bk, c * xstep)));
+				xbw[c] = let(q, lt, "xb", LD(q, band, AX(q, 3, bs, bk, c * xstep + 1)));
+			}
+			for (int j = 0; j < bw; j++) {
+				/* wp[((g·Og + ob·OB + j)·KH + ky)·RQ + r] */
+				Ix ws[4] = {gg, ob, ky, r};
+				int64_t wk[4] = {Og * KH * RQ, OB * KH * RQ, RQ, 1};
+				int ww = let(q, lt, "ww", LD(q, wb, AX(q, 4, ws, wk, j * KH * RQ)));
+				int w01 = let(q, lt, "wa", le_un(q->p, LU_SXTB16, V(q, ww)));
+				int w23 = let(q, lt, "wb", le_un(q->p, LU_SXTB16H, V(q, ww)));
+				for (int c = 0; c < cw; c++) {
+					int ac = acc[j * cw + c];
+					set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, w01), V(q, xa[c]))));
+					set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, w23), V(q, xbw[c]))));
+				}
+			}
+			for (int j = 0; j < bw; j++)
+				for (int c = 0; c < cw; c++) {
+					LExpr *v = acc_out(q, l, a, acc[j * cw + c], oc_expr, &oc[j]);
+					/* y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + oxb·PB + c] */
+					Ix ys[5] = {in, gg, ob, oy, oxb};
+					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, PB};
+					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + c), v);
+				}
+		}
+	}
+	return q->err ? -1 : 0;
+}
+
 static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 {
 	const Node *n = q->n;
@@ -480,6 +777,8 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	}
 	Acc a;
 	memset(&a, 0, sizeof a);
+	a.nofold = q->dsp && n->n_in > 1 && q->b->tensors[n->in[0]].dtype != DT_INT16 && dl[nd - 1] == 1 &&
+	           q->b->tensors[n->in[1]].shape[0] / node_attr(n, "groups")->i[0] >= 2;
 	if (acc_setup(q, &a, n) < 0) {
 		free(a.wq);
 		return -1;
@@ -509,6 +808,10 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	HP += pt;
 	WP += pl;
 	const int padded = HP != H || WP != W;
+	if (q->dsp && !a.wide && dw == 1 && Og >= 2) {
+		ConvGeom cg = {N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl};
+		return conv_dsp(q, to, inb, yb, &a, &cg);
+	}
 	const int64_t OB = Og >= 4 ? 4 : 1, CB = OB == 1 ? 4 : 2;
 	int8_t *wb = block_weights(&a, G, OB);
 	free(a.wq);
@@ -943,10 +1246,10 @@ int lower_quant_reads(const Node *n, int i)
 	return !((n->op == OP_LINEAR || n->op == OP_CONV1D || n->op == OP_CONV2D) && i > 0);
 }
 
-int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, char *msg,
-                     size_t msgn)
+int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, int dsp,
+                     char *msg, size_t msgn)
 {
-	Q qs = {p, b, n, msg, msgn, 0}, *q = &qs;
+	Q qs = {p, b, n, msg, msgn, 0, dsp}, *q = &qs;
 	if (msgn)
 		msg[0] = 0;
 	int rc;

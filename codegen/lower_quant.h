@@ -17,7 +17,7 @@ int lower_quant_reads(const Node *n, int i);
 /* Emit n into to. inb[i]: buffer of input i (-1 where lower_quant_reads is
  * 0), yb: the output buffer. 0, or -1 with a message in msg (empty on out of
  * memory). */
-int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, char *msg,
-                     size_t msgn);
+int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, int dsp,
+                     char *msg, size_t msgn);
 
 #endif
