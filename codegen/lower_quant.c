@@ -453,15 +453,23 @@ static int8_t *block_weights(const Acc *a, int64_t G, int64_t ob)
 	return v;
 }
 
+typedef struct ConvGeom ConvGeom;
+static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
+static int linear_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, int64_t rows);
+
 static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
 {
 	Acc a;
 	memset(&a, 0, sizeof a);
+	/* on the DSP extension: a 1×1 convolution of rows images of K channels */
+	a.nofold = q->dsp && q->b->tensors[q->n->in[0]].dtype != DT_INT16 && q->b->tensors[q->n->in[1]].shape[0] >= 2;
 	if (acc_setup(q, &a, q->n) < 0) {
 		free(a.wq);
 		return -1;
 	}
 	const int64_t K = a.Kt, O = a.O, rows = K ? tensor_numel(a.x) / K : 0;
+	if (a.nofold)
+		return linear_dsp(q, to, inb, yb, &a, rows);
 	const int64_t OB = 8;
 	int8_t *wb = block_weights(&a, 1, OB);
 	free(a.wq);
@@ -533,9 +541,35 @@ static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
  * (w0, w1) and sxtb16h the pair (w2, w3), matched with the packed pairs
  * (x0, x1) and (x2, x3): 4 MACs per weight word = 1 load, 2 sxtb16, 2 smlad
  * per output. Register block: 2 output channels × 2 columns. */
-typedef struct ConvGeom {
+struct ConvGeom {
 	int64_t N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl;
-} ConvGeom;
+};
+
+/* A 1×1 convolution with stride 1 and no padding treats pixels alike: its
+ * H×W plane is any R×C' with R·C' = H·W. Rows of d columns, d the largest
+ * divisor of H·W up to 64 (even ones first: columns go in pairs) whose band
+ * (d·Cg int16) stays within 4 KiB or the band of the real row, so narrow
+ * planes (DS-CNN's 25×5, MobileNet's 6×6) get fewer leftover columns and
+ * fewer per-row costs. */
+static void flat_rows(ConvGeom *g)
+{
+	const int64_t hw = g->H * g->W, cp = g->Cg + g->Cg % 2;
+	int64_t cap = 4096 / (2 * cp);
+	if (cap < g->W)
+		cap = g->W;
+	if (cap > 64)
+		cap = 64;
+	int64_t best = g->W;
+	for (int64_t d = 1; d <= cap; d++) {
+		if (hw % d)
+			continue;
+		int better = (d % 2 == 0 && best % 2) || (d % 2 == best % 2 && d > best);
+		if (better)
+			best = d;
+	}
+	g->W = g->OW = best;
+	g->H = g->OH = hw / best;
+}
 
 static LExpr *PACK(Q *q, LExpr *lo, LExpr *hi)
 {
@@ -756,6 +790,15 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	return q->err ? -1 : 0;
 }
 
+/* Linear y[r][o] = Σ_k w[o][k]·x[r][k] is the 1×1 convolution of rows
+ * images of K channels of one pixel (x[(n·K + c)·1·1], y[n·O + o]). */
+static int linear_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, int64_t rows)
+{
+	const int64_t K = a->Kt, O = a->O;
+	ConvGeom g = {rows, K, O, 1, K, O, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+	return conv_dsp(q, to, inb, yb, a, &g);
+}
+
 static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 {
 	const Node *n = q->n;
@@ -810,6 +853,8 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	const int padded = HP != H || WP != W;
 	if (q->dsp && !a.wide && dw == 1 && Og >= 2) {
 		ConvGeom cg = {N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl};
+		if (KH == 1 && KW == 1 && sh == 1 && sw == 1 && !padded && OH == H && OW == W)
+			flat_rows(&cg);
 		return conv_dsp(q, to, inb, yb, &a, &cg);
 	}
 	const int64_t OB = Og >= 4 ? 4 : 1, CB = OB == 1 ? 4 : 2;
