@@ -279,6 +279,7 @@ typedef struct Acc {
 	int any_left;
 	int smm;           /* every |acc|·2^left < 2^30: SRDHM as ((2·acc·qm + 2^31) >> 32), one smmulr */
 	int rfast;         /* every right shift ≥ 1: rounding as (hm + 2^(right−1) + (hm >> 31)) >> right */
+	int pre2;          /* with smm: the accumulator already holds 2·acc (dw_dsp's doubled weights and bias) */
 	int32_t lo, hi;
 	int64_t zy;
 	LType yt;
@@ -392,7 +393,8 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 3))) : NULL;
 	if (a->smm) {
 		/* hm = (2·acc·2^left·qm + 2^31) >> 32 (no overflow: a->smm) */
-		LExpr *x2 = B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
+		LExpr *x2 = a->pre2 ? (left ? B(q, LO_SHL, V(q, acc), left) : V(q, acc))
+		                    : B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
 		LExpr *pr = B(q, LO_MUL, CAST(q, LT_I64, x2), CAST(q, LT_I64, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st))));
 		int hm = let(q, to, "hm",
 		             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, pr, IK(q, LT_I64, INT64_C(1) << 31)), IK(q, LT_I64, 32))));
@@ -455,6 +457,7 @@ static int8_t *block_weights(const Acc *a, int64_t G, int64_t ob)
 
 typedef struct ConvGeom ConvGeom;
 static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
+static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
 static int linear_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, int64_t rows);
 
 static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
@@ -576,6 +579,46 @@ static LExpr *PACK(Q *q, LExpr *lo, LExpr *hi)
 	return B(q, LO_OR, B(q, LO_AND, lo, I32(q, 0xffff)), B(q, LO_SHL, hi, I32(q, 16)));
 }
 
+/* One input row as int16 column pairs: dst[dbase + m] = (x[row + 2m − pl] − zx,
+ * x[row + 2m + 1 − pl] − zx) for m < RW, columns outside 0..W−1 as 0 (the
+ * padding): the words with both columns inside have no test, the few at the
+ * borders clamp the index and select. */
+static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, LExpr *row, int64_t W, int64_t pl,
+                           int64_t RW, int64_t zx)
+{
+	int64_t m0 = (pl + 1) / 2, m1 = (W + pl) / 2; /* 2m ≥ pl, 2m + 1 − pl ≤ W − 1 */
+	if (m0 > RW)
+		m0 = RW;
+	if (m1 < m0)
+		m1 = m0;
+	if (m1 > RW)
+		m1 = RW;
+	int rv = let(q, to, "xrow", row), dv = let(q, to, "drow", dbase);
+	for (int part = 0; part < 3; part++) {
+		int64_t lo_m = part == 0 ? 0 : part == 1 ? m0 : m1, hi_m = part == 0 ? m0 : part == 1 ? m1 : RW;
+		if (hi_m <= lo_m)
+			continue;
+		Ix m;
+		LStmtList *l = FOR(q, to, "m", lo_m, hi_m, &m);
+		LExpr *v[2];
+		for (int h = 0; h < 2; h++) {
+			Ix ms[1] = {m};
+			int64_t mk[1] = {2};
+			LExpr *ix = AX(q, 1, ms, mk, h - pl);
+			if (part == 1) {
+				v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), ix))), I32(q, zx));
+			} else {
+				int ixv = let(q, l, "ix", ix);
+				LExpr *inside = B(q, LO_AND, B(q, LO_GE, V(q, ixv), I32(q, 0)), B(q, LO_LT, V(q, ixv), I32(q, W)));
+				LExpr *cl = B(q, LO_MIN, B(q, LO_MAX, V(q, ixv), I32(q, 0)), I32(q, W - 1));
+				v[h] = SEL(q, inside, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), cl))), I32(q, zx)),
+				           I32(q, 0));
+			}
+		}
+		store(q, l, dst, ADD(q, V(q, dv), IX(q, m)), PACK(q, v[0], v[1]));
+	}
+}
+
 static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
 {
 	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
@@ -641,42 +684,12 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 		LStmtList *lr = &in_rows->body;
 		/* x[((n·C + g·Cg + c)·H + iy)·W + ix] */
 		if (Cp == 1) {
-			/* words m: columns xp = 2m, 2m+1 (ix = xp − pl); inside: m0 ≤ m < m1 */
-			int64_t m0 = (g->pl + 1) / 2, m1 = (W + g->pl) / 2; /* 2m ≥ pl, 2m + 1 − pl ≤ W − 1 */
-			if (m0 > RW)
-				m0 = RW;
-			if (m1 < m0)
-				m1 = m0;
-			if (m1 > RW)
-				m1 = RW;
-			for (int part = 0; part < 3; part++) {
-				int64_t lo_m = part == 0 ? 0 : part == 1 ? m0 : m1, hi_m = part == 0 ? m0 : part == 1 ? m1 : RW;
-				if (hi_m <= lo_m)
-					continue;
-				Ix m;
-				LStmtList *l = FOR(q, lr, "m", lo_m, hi_m, &m);
-				LExpr *v[2];
-				for (int h = 0; h < 2; h++) {
-					Ix ms[1] = {m};
-					int64_t mk[1] = {2};
-					LExpr *ix = AX(q, 1, ms, mk, h - g->pl);
-					Ix rs[2] = {in, gg};
-					int64_t rk[2] = {g->C * H * W, Cg * H * W};
-					LExpr *row = ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W));
-					if (part == 1) {
-						v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, row, ix))), I32(q, zx));
-					} else {
-						int ixv = let(q, l, "ix", ix);
-						LExpr *inside = B(q, LO_AND, B(q, LO_GE, V(q, ixv), I32(q, 0)), B(q, LO_LT, V(q, ixv), I32(q, W)));
-						LExpr *cl = B(q, LO_MIN, B(q, LO_MAX, V(q, ixv), I32(q, 0)), I32(q, W - 1));
-						v[h] = SEL(q, inside, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, row, cl))), I32(q, zx)),
-						           I32(q, 0));
-					}
-				}
-				Ix bs[2] = {ky, m};
-				int64_t bk[2] = {RW, 1};
-				store(q, l, band, AX(q, 2, bs, bk, 0), PACK(q, v[0], v[1]));
-			}
+			Ix rs[2] = {in, gg};
+			int64_t rk[2] = {g->C * H * W, Cg * H * W};
+			Ix bs[1] = {ky};
+			int64_t bk[1] = {RW};
+			pack_row_pairs(q, lr, band, AX(q, 1, bs, bk, 0), xb, ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W,
+			               g->pl, RW, zx);
 		} else {
 			/* columns: [0, pl) zeros, [pl, pl + W) the row, [pl + W, XPN) zeros */
 			const int64_t CW = Cp / 2;
@@ -790,6 +803,129 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	return q->err ? -1 : 0;
 }
 
+/* Depthwise convolution (one output channel per input channel) on the Arm
+ * DSP extension, stride 1 or 2 along x. Per image and channel, the padded
+ * plane rows the outputs read are packed once as int16 column pairs
+ * (pack_row_pairs: x − zp_x, 0 outside the input, so the bias is not
+ * folded), plane[yp][m] = (col 2m, col 2m+1), yp = iy + pt. For stride 1 a
+ * pair of outputs (2p, 2p+1) reads, per kernel row, the T = (KW+2)/2 words
+ * p..p+T−1: output 2p with the weight pairs E_t = (w_2t, w_2t+1), output
+ * 2p+1 with O_t = (w_2t−1, w_2t) (w outside 0..KW−1 is 0), one SMLAD each:
+ * for 3×3, 2 loads and 4 SMLADs make 6 MACs. For stride 2, output ox reads
+ * words ox..ox+T−1 with E_t, T = (KW+1)/2, and neighbours share a word.
+ * Weights (and the bias) are stored doubled when a->smm holds, which saves
+ * the requantization's ×2. */
+#define DW_MAX_KH 7
+#define DW_MAX_T 4  /* KW ≤ 7 */
+static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
+{
+	const int64_t C = g->C, H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW, sw = g->sw;
+	const int64_t T = sw == 1 ? (KW + 2) / 2 : (KW + 1) / 2, NS = sw == 1 ? 2 : 1; /* weight sets E (, O) */
+	const int64_t XPW = sw == 1 ? (OW - 1) / 2 + T : OW - 1 + T;       /* words per packed row */
+	const int64_t HPk = (OH - 1) * g->sh + (KH - 1) * g->dh + 1;     /* packed rows */
+	const int64_t zx = a->x->quant->zero_point[0], Kt = a->Kt;
+	const int dbl = a->smm ? 2 : 1;
+	a->pre2 = a->smm;
+	/* the int8 weights as they are (flash: one byte a weight); the pairs are
+	 * made per channel, outside the pixel loops */
+	int wb = add_const(q, a->w->name, "_q8", LT_I8, C * Kt, a->wq);
+	a->wq = NULL;
+	if (a->smm) { /* the bias doubled too: 2·bias fits (a->smm bounds |acc| < 2^30) */
+		int32_t *bf = q->p->bufs[a->bf_buf].data;
+		for (int64_t o = 0; o < a->O; o++)
+			bf[o] = (int32_t)((uint32_t)bf[o] * 2u);
+	}
+	int plane = add_scratch(q, a->y->name, "_plane", LT_I32, HPk * XPW);
+	if (q->err || wb < 0 || plane < 0)
+		return -1;
+	const int xb = inb[0];
+	Ix in, cc;
+	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
+	LStmtList *lc = FOR(q, ln, "c", 0, C, &cc);
+	/* the plane: rows yp of the padded input, iy = yp − pt */
+	{
+		Ix yp;
+		LStmtList *ly = FOR(q, lc, "yp", 0, HPk, &yp);
+		int iy = let(q, ly, "iy", ADD(q, IX(q, yp), I32(q, -g->pt)));
+		LStmt *in_rows = ls_if(q->p, ly, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
+		if (!in_rows) {
+			q->err = 1;
+			return -1;
+		}
+		Ix wi;
+		LStmtList *lz = FOR(q, &in_rows->els, "pz", 0, XPW, &wi);
+		Ix zs[2] = {yp, wi};
+		int64_t zk[2] = {XPW, 1};
+		store(q, lz, plane, AX(q, 2, zs, zk, 0), I32(q, 0));
+		Ix rs[2] = {in, cc};
+		int64_t rk[2] = {C * H * W, H * W};
+		Ix ps[1] = {yp};
+		int64_t pk[1] = {XPW};
+		pack_row_pairs(q, &in_rows->body, plane, AX(q, 1, ps, pk, 0), xb,
+		               ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W, g->pl, XPW, zx);
+	}
+	/* the weight pairs of channel c: wv[(ky·NS + s)·T + t] = (w_k0, w_k1),
+	 * k0 = 2t − s (E: s = 0, O: s = 1), doubled when a->pre2 */
+	int wv[DW_MAX_KH * 2 * DW_MAX_T];
+	for (int64_t ky = 0; ky < KH; ky++)
+		for (int64_t s = 0; s < NS; s++)
+			for (int64_t t = 0; t < T; t++) {
+				LExpr *h[2];
+				for (int e = 0; e < 2; e++) {
+					int64_t k = 2 * t - s + e;
+					Ix ws[1] = {cc};
+					int64_t wk[1] = {Kt};
+					h[e] = k >= 0 && k < KW ? MULK(q, CAST(q, LT_I32, LD(q, wb, AX(q, 1, ws, wk, ky * KW + k))), dbl)
+					                        : I32(q, 0);
+				}
+				wv[(ky * NS + s) * T + t] = let(q, lc, "wd", PACK(q, h[0], h[1]));
+			}
+	Ix oy;
+	LStmtList *lo = FOR(q, lc, "oy", 0, OH, &oy);
+	OcCtx oc = {1, {cc}, {1}, 0};
+	/* blocks of NB outputs (ox0 = NB·b): stride 1, output j reads words
+	 * ox0/2 + j/2 + t with set j%2; stride 2, words ox0 + j + t with E */
+	const int64_t NB = 4, nblk = OW / NB, rem = OW % NB;
+	for (int part = 0; part < 2; part++) {
+		int64_t nout = part == 0 ? NB : rem;
+		if ((part == 0 && nblk == 0) || nout == 0)
+			continue;
+		Ix pb;
+		LStmtList *l = part == 0 ? FOR(q, lo, "px", 0, nblk, &pb) : lo;
+		if (part == 1) {
+			pb.var = -1;
+			pb.c = nblk;
+		}
+		int acc[8];
+		for (int j = 0; j < nout; j++)
+			acc[j] = let(q, l, "acc", LD(q, a->bf_buf, IX(q, cc)));
+		/* the block's first word in row oy·sh: oy·sh·XPW + (sw == 1 ? NB/2 : NB)·b */
+		Ix bs[2] = {oy, pb};
+		int64_t bk[2] = {g->sh * XPW, sw == 1 ? NB / 2 : NB};
+		int base = let(q, l, "pw", AX(q, 2, bs, bk, 0));
+		const int64_t nw = sw == 1 ? (nout - 1) / 2 + T : nout - 1 + T; /* words read per row */
+		for (int64_t ky = 0; ky < KH; ky++)
+			for (int64_t u = 0; u < nw; u++) {
+				int xw = let(q, l, "xw", LD(q, plane, ADD(q, V(q, base), I32(q, ky * g->dh * XPW + u))));
+				for (int j = 0; j < nout; j++) {
+					int64_t set_ = sw == 1 ? j % 2 : 0, t = sw == 1 ? u - j / 2 : u - j;
+					if (t < 0 || t >= T)
+						continue;
+					LExpr *w = V(q, wv[(ky * NS + set_) * T + t]);
+					set(q, l, acc[j], B(q, LO_ADD, V(q, acc[j]), B(q, LO_DOT2, w, V(q, xw))));
+				}
+			}
+		for (int j = 0; j < nout; j++) {
+			LExpr *v = acc_out(q, l, a, acc[j], oc_expr, &oc);
+			/* y[((n·C + c)·OH + oy)·OW + NB·b + j] */
+			Ix ys[4] = {in, cc, oy, pb};
+			int64_t yk[4] = {C * OH * OW, OH * OW, OW, NB};
+			store(q, l, yb, AX(q, 4, ys, yk, j), v);
+		}
+	}
+	return q->err ? -1 : 0;
+}
+
 /* Linear y[r][o] = Σ_k w[o][k]·x[r][k] is the 1×1 convolution of rows
  * images of K channels of one pixel (x[(n·K + c)·1·1], y[n·O + o]). */
 static int linear_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, int64_t rows)
@@ -820,8 +956,13 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	}
 	Acc a;
 	memset(&a, 0, sizeof a);
-	a.nofold = q->dsp && n->n_in > 1 && q->b->tensors[n->in[0]].dtype != DT_INT16 && dl[nd - 1] == 1 &&
-	           q->b->tensors[n->in[1]].shape[0] / node_attr(n, "groups")->i[0] >= 2;
+	{
+		const Tensor *xt = &q->b->tensors[n->in[0]], *wt = &q->b->tensors[n->in[1]];
+		int64_t gr = node_attr(n, "groups")->i[0], og = wt->shape[0] / gr, cg = wt->shape[1];
+		a.nofold = q->dsp && xt->dtype != DT_INT16 && dl[nd - 1] == 1 &&
+		           (og >= 2 || (og == 1 && cg == 1 && (s[nd - 1] == 1 || s[nd - 1] == 2) &&
+		                        (nd == 1 || wt->shape[2] <= DW_MAX_KH) && wt->shape[nd + 1] <= 2 * DW_MAX_T - 1));
+	}
 	if (acc_setup(q, &a, n) < 0) {
 		free(a.wq);
 		return -1;
@@ -851,9 +992,11 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	HP += pt;
 	WP += pl;
 	const int padded = HP != H || WP != W;
+	if (a.nofold && Og == 1 && Cg == 1 && KH <= DW_MAX_KH && KW <= 2 * DW_MAX_T - 1)
+		return dw_dsp(q, to, inb, yb, &a, &(ConvGeom){N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl});
 	if (q->dsp && !a.wide && dw == 1 && Og >= 2) {
 		ConvGeom cg = {N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl};
-		if (KH == 1 && KW == 1 && sh == 1 && sw == 1 && !padded && OH == H && OW == W)
+		if (KH == 1 && KW == 1 && sh == 1 && sw == 1 && !padded && OH == H && OW == W && W < 16)
 			flat_rows(&cg);
 		return conv_dsp(q, to, inb, yb, &a, &cg);
 	}
