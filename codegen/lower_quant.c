@@ -259,6 +259,36 @@ static LExpr *mbqm_k(Q *q, LStmtList *to, LExpr *x, int32_t qm, int sh)
 	            left ? I32(q, left) : NULL);
 }
 
+/* MBQM with compile-time constants of an x known to satisfy |x| ≤ bound:
+ * where 2·|x|·2^left < 2^31, (2·x·2^left·qm + 2^31) >> 32 (one smmulr) is
+ * SRDHM exactly, and the rounding shift by a constant right ≥ 1 is
+ * (hm + 2^(right−1) + (hm >> 31)) >> right — both equal to nnl_mbqm's
+ * formulas (see mbqm). Otherwise mbqm_k. */
+static LExpr *mbqm_kb(Q *q, LStmtList *to, LExpr *x, int32_t qm, int sh, int64_t bound)
+{
+	int left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+	if (left > 29 || bound >= (INT64_C(1) << (30 - left)))
+		return mbqm_k(q, to, x, qm, sh);
+	LExpr *x2 = B(q, LO_SHL, x, I32(q, left + 1));
+	int hm = let(q, to, "hm",
+	             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, B(q, LO_MUL, CAST(q, LT_I64, x2), IK(q, LT_I64, qm)),
+	                                            IK(q, LT_I64, INT64_C(1) << 31)),
+	                               IK(q, LT_I64, 32))));
+	if (!right)
+		return V(q, hm);
+	return B(q, LO_SHR, B(q, LO_ADD, B(q, LO_ADD, V(q, hm), I32(q, INT64_C(1) << (right - 1))), B(q, LO_SHR, V(q, hm), I32(q, 31))),
+	         I32(q, right));
+}
+
+/* |MBQM(x)| for |x| ≤ bound: ≤ bound·qm·2^left / 2^31 rounded up, + 1 */
+static int64_t mbqm_bound(int64_t bound, int32_t qm, int sh)
+{
+	int left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+	if (left > 30 || bound >= (INT64_C(1) << (31 - left)))
+		return INT64_C(1) << 40;
+	return ((((bound << left) * (int64_t)qm >> 31) + 1) >> right) + 1;
+}
+
 /* clamp(v + zy, lo, hi) cast to t; v: i32 */
 static LExpr *out_clamp(Q *q, LExpr *v, int64_t zy, int32_t lo, int32_t hi, LType t)
 {
@@ -1174,11 +1204,20 @@ static int lower_add(Q *q, LStmtList *to, const int *inb, int yb)
 	              I32(q, left));
 	LExpr *vb = B(q, LO_SHL, B(q, LO_SUB, CAST(q, LT_I32, LD(q, inb[1], IX(q, i))), I32(q, bt->quant->zero_point[0])),
 	              I32(q, left));
-	int ra = let(q, l, "ra", mbqm_k(q, l, va, m1, s1));
-	int rb = let(q, l, "rb", mbqm_k(q, l, vb, m2, s2));
+	/* bounds: |x − zp| ≤ the span of the input type, before the left shift */
+	int32_t xlo, xhi;
+	nnl_qrange(a->dtype, &xlo, &xhi);
+	const int64_t bx = ((int64_t)xhi - xlo) << left, ba = mbqm_bound(bx, m1, s1), bb = mbqm_bound(bx, m2, s2);
+	int ra = let(q, l, "ra", mbqm_kb(q, l, va, m1, s1, bx));
+	int rb = let(q, l, "rb", mbqm_kb(q, l, vb, m2, s2, bx));
 	int raw = let(q, l, "raw", B(q, LO_ADD, V(q, ra), V(q, rb)));
-	LExpr *v = mbqm_k(q, l, V(q, raw), my, sy_);
-	store(q, l, yb, IX(q, i), out_clamp(q, v, y->quant->zero_point[0], lo, hi, lt_of(y->dtype)));
+	LExpr *v = mbqm_kb(q, l, V(q, raw), my, sy_, ba + bb);
+	const int64_t zy = y->quant->zero_point[0];
+	if (mbqm_bound(ba + bb, my, sy_) < (INT64_C(1) << 30)) /* v + zy cannot overflow: one ssat */
+		v = CAST(q, lt_of(y->dtype), B(q, LO_MAX, B(q, LO_MIN, ADD(q, v, I32(q, zy)), I32(q, hi)), I32(q, lo)));
+	else
+		v = out_clamp(q, v, zy, lo, hi, lt_of(y->dtype));
+	store(q, l, yb, IX(q, i), v);
 	return q->err ? -1 : 0;
 }
 
