@@ -310,6 +310,8 @@ typedef struct Acc {
 	int smm;           /* every |acc|·2^left < 2^30: SRDHM as ((2·acc·qm + 2^31) >> 32), one smmulr */
 	int rfast;         /* every right shift ≥ 1: rounding as (hm + 2^(right−1) + (hm >> 31)) >> right */
 	int pre2;          /* with smm: the accumulator already holds 2·acc (dw_dsp's doubled weights and bias) */
+	int pre16;         /* with smm: the accumulator holds 16·acc (conv_dsp's int4 weights, nibbles ×16) */
+	int64_t bmax;      /* max over channels of |acc| bound · 2^left */
 	int32_t lo, hi;
 	int64_t zy;
 	LType yt;
@@ -402,6 +404,8 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 			int left = sh[o] > 0 ? sh[o] : 0;
 			if (left > 30 || bound >= (INT64_C(1) << (30 - left)))
 				a->smm = 0;
+			else if ((bound << left) > a->bmax)
+				a->bmax = bound << left;
 			if (sh[o] >= 0)
 				a->rfast = 0;
 		}
@@ -424,7 +428,10 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 	if (a->smm) {
 		/* hm = (2·acc·2^left·qm + 2^31) >> 32 (no overflow: a->smm) */
 		LExpr *x2 = a->pre2 ? (left ? B(q, LO_SHL, V(q, acc), left) : V(q, acc))
-		                    : B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
+		            : a->pre16 ? B(q, LO_SHR, V(q, acc), I32(q, 3)) /* exact: 16·acc >> 3 = 2·acc */
+		                       : B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
+		if (a->pre16 && left)
+			x2 = B(q, LO_SHL, x2, left);
 		LExpr *pr = B(q, LO_MUL, CAST(q, LT_I64, x2), CAST(q, LT_I64, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st))));
 		int hm = let(q, to, "hm",
 		             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, pr, IK(q, LT_I64, INT64_C(1) << 31)), IK(q, LT_I64, 32))));
@@ -653,9 +660,13 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 {
 	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
 	const int64_t Cp = Cg % 2 == 0 ? Cg : Cg == 1 && sw % 2 == 0 ? 1 : Cg + 1;
-	const int64_t R = KW * Cp, RQ = (R + 3) / 4;
-	/* band columns: the last output column's run reaches column (OW−1)·sw + ⌈4·RQ/Cp⌉ − 1 */
-	int64_t XPN = (g->OW - 1) * sw + (4 * RQ + Cp - 1) / Cp;
+	/* int4 weights stay packed, 8 to a word (flash: half a byte a weight), when
+	 * 16·|acc| fits: the nibbles are used as ×16 int8 values */
+	const int nib = a->w->dtype == DT_INT4 && a->smm && a->bmax < (INT64_C(1) << 26);
+	const int64_t EPW = nib ? 8 : 4; /* weights per i32 word */
+	const int64_t R = KW * Cp, RQ = (R + EPW - 1) / EPW;
+	/* band columns: the last output column's run reaches column (OW−1)·sw + ⌈EPW·RQ/Cp⌉ − 1 */
+	int64_t XPN = (g->OW - 1) * sw + (EPW * RQ + Cp - 1) / Cp;
 	if (Cp == 1)
 		XPN += XPN % 2;
 	const int64_t RW = XPN * Cp / 2; /* words per band row */
@@ -671,16 +682,24 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 		for (int64_t ky = 0; ky < KH; ky++)
 			for (int64_t r = 0; r < RQ; r++) {
 				uint32_t word = 0;
-				static const int pos[4] = {0, 16, 8, 24}; /* w0 w2 w1 w3 */
-				for (int i = 0; i < 4; i++) {
-					int64_t e = 4 * r + i, kx = e / Cp, c = e % Cp;
+				/* int8: bytes w0 w2 w1 w3; int4: the low nibbles of those bytes
+				 * w0 w2 w1 w3, their high nibbles w4 w6 w5 w7 */
+				static const int pos[8] = {0, 16, 8, 24, 4, 20, 12, 28};
+				for (int i = 0; i < EPW; i++) {
+					int64_t e = EPW * r + i, kx = e / Cp, c = e % Cp;
 					int8_t v = kx < KW && c < Cg ? a->wq[o * Kt + (c * KH + ky) * KW + kx] : 0;
-					word |= (uint32_t)(uint8_t)v << pos[i];
+					word |= (nib ? (uint32_t)(v & 15) : (uint32_t)(uint8_t)v) << pos[i];
 				}
 				wp[(o * KH + ky) * RQ + r] = (int32_t)word;
 			}
 	free(a->wq);
 	a->wq = NULL;
+	if (nib) { /* acc holds 16·acc: the bias too (16·|bias| < 2^30 by a->bmax) */
+		int32_t *bf = q->p->bufs[a->bf_buf].data;
+		for (int64_t o = 0; o < O; o++)
+			bf[o] = (int32_t)((uint32_t)bf[o] * 16u);
+		a->pre16 = 1;
+	}
 	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
 	int band = add_scratch(q, a->y->name, "_band", LT_I32, KH * RW);
 	if (q->err || wb < 0 || band < 0)
@@ -799,26 +818,34 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 			Ix ky, r;
 			LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
 			LStmtList *lt = FOR(q, lk, "r", 0, RQ, &r);
-			int xa[2], xbw[2];
-			for (int c = 0; c < cw; c++) {
-				/* band[ky·RW + (oxb·PB + c)·xstep + 2r (+1)] */
-				Ix bs[3] = {ky, oxb, r};
-				int64_t bk[3] = {RW, PB * xstep, 2};
-				xa[c] = let(q, lt, "xa", LD(q, band, AX(q, 3, bs, bk, c * xstep)));
-				xbw[c] = let(q, lt, "xb", LD(q, band, AX(q, 3, bs, bk, c * xstep + 1)));
-			}
+			const int64_t XW = EPW / 2; /* packed x words per weight word */
+			int xw[2][4];
+			for (int c = 0; c < cw; c++)
+				for (int64_t i = 0; i < XW; i++) {
+					/* band[ky·RW + (oxb·PB + c)·xstep + XW·r + i] */
+					Ix bs[3] = {ky, oxb, r};
+					int64_t bk[3] = {RW, PB * xstep, XW};
+					xw[c][i] = let(q, lt, "xw", LD(q, band, AX(q, 3, bs, bk, c * xstep + i)));
+				}
 			for (int j = 0; j < bw; j++) {
 				/* wp[((g·Og + ob·OB + j)·KH + ky)·RQ + r] */
 				Ix ws[4] = {gg, ob, ky, r};
 				int64_t wk[4] = {Og * KH * RQ, OB * KH * RQ, RQ, 1};
 				int ww = let(q, lt, "ww", LD(q, wb, AX(q, 4, ws, wk, j * KH * RQ)));
-				int w01 = let(q, lt, "wa", le_un(q->p, LU_SXTB16, V(q, ww)));
-				int w23 = let(q, lt, "wb", le_un(q->p, LU_SXTB16H, V(q, ww)));
-				for (int c = 0; c < cw; c++) {
-					int ac = acc[j * cw + c];
-					set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, w01), V(q, xa[c]))));
-					set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, w23), V(q, xbw[c]))));
+				int src[2] = {ww, -1};
+				if (nib) { /* the nibbles as the high halves of bytes: int8 values ×16 */
+					LExpr *mask = I32(q, (int32_t)0xF0F0F0F0u);
+					src[0] = let(q, lt, "wl", B(q, LO_AND, B(q, LO_SHL, V(q, ww), I32(q, 4)), mask));
+					src[1] = let(q, lt, "wh", B(q, LO_AND, V(q, ww), I32(q, (int32_t)0xF0F0F0F0u)));
 				}
+				int wv[4];
+				for (int64_t i = 0; i < XW; i++)
+					wv[i] = let(q, lt, "wp", le_un(q->p, i % 2 ? LU_SXTB16H : LU_SXTB16, V(q, src[i / 2])));
+				for (int c = 0; c < cw; c++)
+					for (int64_t i = 0; i < XW; i++) {
+						int ac = acc[j * cw + c];
+						set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, wv[i]), V(q, xw[c][i]))));
+					}
 			}
 			for (int j = 0; j < bw; j++)
 				for (int c = 0; c < cw; c++) {
