@@ -213,6 +213,11 @@ static int feature_state(const char *features, const char *name)
 	return st;
 }
 
+int target_feature(const char *features, const char *name)
+{
+	return feature_state(features, name);
+}
+
 int target_has_dsp(const char *triple, const char *cpu, const char *features)
 {
 	if (!triple)

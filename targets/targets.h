@@ -36,6 +36,9 @@ typedef struct Target {
  * it or "+dsp"; never with a later "-dsp". The int8 lowering uses dual 16-bit
  * MACs where this holds (codegen/lower_quant.c). */
 int target_has_dsp(const char *triple, const char *cpu, const char *features);
+/* The last "+name" or "-name" in a comma-separated feature list: 1, 0, or -1
+ * when the list does not name it. */
+int target_feature(const char *features, const char *name);
 
 /* The table, in the order --help lists it. */
 int target_count(void);

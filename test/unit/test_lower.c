@@ -14,8 +14,8 @@
  *   conv border/interior split, integer division by zero.
  * - quantized models test/lower/quant/<case>.json (written by gen.py there): the
  *   integer lowering (lower_quant.c) must equal the interpreter bit for bit,
- *   float outputs (after a Dequantize) included, both portable and with the
- *   Arm DSP kernels (LowerOptions.dsp).
+ *   float outputs (after a Dequantize) included: portable, with the Arm DSP
+ *   kernels (LowerOptions.dsp) and with the vector-friendly ones (.vec).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -266,14 +266,18 @@ static void test_quant_models(void **state)
 			int64_t ne = shape_numel(m->in_rank, m->in_shape);
 			for (int64_t k = 0; k < ne; k++)
 				dtype_set(m->in_dtype, x, k, 4.0 * dtype_get(m->in_dtype, x, k));
-			/* portable, and with the Arm DSP kernels (dot2/sxtb16, which the
-			 * interpreter defines): both bit for bit */
-			LowerOptions dsp = {.dsp = 1};
+			/* portable, with the Arm DSP kernels (dot2/sxtb16, which the
+			 * interpreter defines) and with the vector-friendly ones: all bit
+			 * for bit */
+			LowerOptions dsp = {.dsp = 1}, vec = {.vec = 1};
 			char what[300];
-			snprintf(what, sizeof what, "%s (dsp)", names[i]);
 			if (check_model(names[i], m, x) < 0)
 				failed++;
+			snprintf(what, sizeof what, "%s (dsp)", names[i]);
 			if (check_model_opts(what, m, x, &dsp) < 0)
+				failed++;
+			snprintf(what, sizeof what, "%s (vec)", names[i]);
+			if (check_model_opts(what, m, x, &vec) < 0)
 				failed++;
 			free(x);
 		}
