@@ -498,6 +498,16 @@ typedef struct ConvGeom ConvGeom;
  * a vector loop has nothing to chew on (measured: Fashion-MNIST's first conv,
  * KW·Cg = 3, is 18 % slower on x86-64-v2 in the int16 band) */
 #define VEC_MIN_RUN 8
+
+/* conv_dsp pads each kernel row's run of KW·Cg taps to Cp channels and to a
+ * multiple of 4: when that more than doubles the MACs (one input channel, odd
+ * stride: 3 taps in 8 slots for a 3×3), the portable kernel is faster
+ * (Fashion-MNIST's first conv: measured below) */
+static int dsp_wasteful(int64_t cg, int64_t kw, int64_t sw)
+{
+	int64_t cp = cg % 2 == 0 ? cg : cg == 1 && sw % 2 == 0 ? 1 : cg + 1, r = kw * cp;
+	return 4 * ((r + 3) / 4) > 2 * kw * cg;
+}
 static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
 static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
 static int linear_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, int64_t rows);
@@ -1156,7 +1166,8 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 		int64_t gr = node_attr(n, "groups")->i[0], og = wt->shape[0] / gr, cg = wt->shape[1];
 		a.nofold = xt->dtype != DT_INT16 && dl[nd - 1] == 1 &&
 		           ((q->vec && og >= 2 && cg * wt->shape[nd + 1] >= VEC_MIN_RUN) ||
-		            (q->dsp && (og >= 2 || (og == 1 && cg == 1 && (s[nd - 1] == 1 || s[nd - 1] == 2) &&
+		            (q->dsp && ((og >= 2 && !dsp_wasteful(cg, wt->shape[nd + 1], s[nd - 1])) ||
+		                        (og == 1 && cg == 1 && (s[nd - 1] == 1 || s[nd - 1] == 2) &&
 		                                     (nd == 1 || wt->shape[2] <= DW_MAX_KH) &&
 		                                     wt->shape[nd + 1] <= 2 * DW_MAX_T - 1))));
 	}
