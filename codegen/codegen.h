@@ -27,6 +27,14 @@
  * NULL with messages in d for an op or datatype it cannot lower. */
 LProgram *lower_model(const Model *m, Diag *d);
 
+/* Target properties the lowering uses; all 0 is portable code. */
+typedef struct LowerOptions {
+	int dsp;  /* Arm DSP extension: int8 convs and linears on packed 16-bit pairs (dot2, sxtb16) */
+	int vec;  /* vector registers (≥ 128 bits): int8 convs and linears as int16 × int8 MAC loops LLVM vectorizes */
+} LowerOptions;
+/* lower_model for a target (o may be NULL: portable). */
+LProgram *lower_model_opts(const Model *m, const LowerOptions *o, Diag *d);
+
 
 /* ---- llvm/: loop IR → LLVM IR → object, assembly, .ll or .bc -------------
  * llvm_target.c (target machine from the target table), llvm_module.c (the
@@ -82,6 +90,9 @@ const char *cg_llvm_version(char *buf, int size);
  * a bad flag is reported at once): 0, or -1 with a message that lists what
  * is valid. */
 int cg_check_target(const CgOptions *o, Diag *d);
+/* The LowerOptions for the target of o (target_has_dsp on its resolved
+ * triple, cpu and features); 0, or -1 with a message if the target is bad. */
+int cg_lower_options(const CgOptions *o, LowerOptions *lo, Diag *d);
 
 /* Compile p and write path ("-": stdout) atomically: nothing is written on
  * error. 0 or -1 with messages; a module that fails LLVM's verifier is an

@@ -94,6 +94,7 @@ typedef struct Lower {
 	int out_root;     /* tensor of the last block computed straight into "output"; -1 */
 	int err, oom;
 	LStmtList sink;   /* statements of empty loops go here and are dropped */
+	LowerOptions opt; /* target properties (lower_model_opts) */
 } Lower;
 
 /* ---- small constructors ---------------------------------------------------- */
@@ -2076,7 +2077,7 @@ static int lower_node(Lower *L, const Node *n)
 		int yb = out_of(L, n), rc = -1;
 		char msg[256] = "";
 		if (yb >= 0 && !L->err)
-			rc = lower_quant_node(L->p, to, L->b, n, inb, yb, msg, sizeof msg);
+			rc = lower_quant_node(L->p, to, L->b, n, inb, yb, L->opt.dsp ? 1 : L->opt.vec ? 2 : 0, msg, sizeof msg);
 		free(inb);
 		if (rc < 0 && msg[0])
 			lerr(L, "%s", msg);
@@ -2190,8 +2191,15 @@ static void plan(LProgram *p)
 
 LProgram *lower_model(const Model *m, Diag *d)
 {
+	return lower_model_opts(m, NULL, d);
+}
+
+LProgram *lower_model_opts(const Model *m, const LowerOptions *o, Diag *d)
+{
 	Lower Ls, *L = &Ls;
 	memset(L, 0, sizeof *L);
+	if (o)
+		L->opt = *o;
 	L->m = m;
 	L->d = d;
 	L->file = m->path ? m->path : "<model>";

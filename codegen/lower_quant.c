@@ -32,6 +32,8 @@ typedef struct Q {
 	char *msg;
 	size_t msgn;
 	int err;
+	int dsp;  /* the target has the Arm DSP extension: conv_dsp */
+	int vec;  /* the target has vector registers: conv_dsp's int16 band with a plain MAC loop */
 } Q;
 
 static void qerr(Q *q, const char *fmt, ...)
@@ -202,39 +204,46 @@ static LType lt_of(DType t) { return t == DT_INT16 ? LT_I16 : t == DT_INT32 ? LT
 
 /* ---- requantization ------------------------------------------------------------ */
 
-/* Per-channel int8-scheme constants: rq[o·s + {0, 1, 2}] = qm, right shift,
- * left shift (s = 3 when some channel shifts left, else 2); the rounding
- * mask is computed in the loop from the right shift (8 bytes a channel). */
+/* Per-channel int8-scheme constants: rq[o·s + {0, 1, 2, 3}] = qm, right
+ * shift, 2^(right−1) (0 for no right shift), left shift (s = 4 when some
+ * channel shifts left, else 3; 12 bytes a channel). */
 static int32_t *rq_table(const int32_t *qm, const int *sh, int64_t O, int *any_left)
 {
 	*any_left = 0;
 	for (int64_t o = 0; o < O; o++)
 		*any_left |= sh[o] > 0;
-	const int st = *any_left ? 3 : 2;
+	const int st = *any_left ? 4 : 3;
 	int32_t *t = nnl_malloc((size_t)(O ? O : 1) * (size_t)st * sizeof *t);
 	if (!t)
 		return NULL;
 	for (int64_t o = 0; o < O; o++) {
+		int right = sh[o] > 0 ? 0 : -sh[o];
 		t[o * st + 0] = qm[o];
-		t[o * st + 1] = sh[o] > 0 ? 0 : -sh[o];
-		if (st == 3)
-			t[o * st + 2] = sh[o] > 0 ? sh[o] : 0;
+		t[o * st + 1] = right;
+		t[o * st + 2] = right ? (int32_t)(INT64_C(1) << (right - 1)) : 0;
+		if (st == 4)
+			t[o * st + 3] = sh[o] > 0 ? sh[o] : 0;
 	}
 	return t;
 }
 
 /* MBQM(x, qm, shift) as nnl_mbqm; x: i32 expression; qm/right/mask/half/left:
  * i32 expressions (left NULL: no left shift). Emits lets into to, returns
- * an i32 expression. */
+ * an i32 expression.
+ * SRDHM(a, b) = (a·b + nudge) / 2^31 truncated, nudge = 2^30 or 1 − 2^30 by
+ * the sign of a·b, is (a·b + 2^30) >> 31 (arithmetic) for every a·b: for
+ * a·b < 0 the sum is negative, and truncating v / 2^31 for v < 0 is
+ * (v + 2^31 − 1) >> 31 = (a·b + 2^30) >> 31. (a = b = INT32_MIN, where
+ * SRDHM saturates, cannot occur: qm > 0.) Emitted that way: one multiply-
+ * accumulate and a funnel shift on 32-bit targets. */
 static LExpr *mbqm(Q *q, LStmtList *to, LExpr *x, LExpr *qm, LExpr *right, LExpr *mask, LExpr *half, LExpr *left)
 {
 	if (left)
 		x = B(q, LO_SHL, x, left);
-	int ab = let(q, to, "ab", B(q, LO_MUL, CAST(q, LT_I64, x), CAST(q, LT_I64, qm)));
-	LExpr *nudge = SEL(q, B(q, LO_GE, V(q, ab), IK(q, LT_I64, 0)), IK(q, LT_I64, INT64_C(1) << 30),
-	                   IK(q, LT_I64, 1 - (INT64_C(1) << 30)));
 	int hm = let(q, to, "hm",
-	             CAST(q, LT_I32, B(q, LO_DIV, B(q, LO_ADD, V(q, ab), nudge), IK(q, LT_I64, INT64_C(1) << 31))));
+	             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, B(q, LO_MUL, CAST(q, LT_I64, x), CAST(q, LT_I64, qm)),
+	                                            IK(q, LT_I64, INT64_C(1) << 30)),
+	                               IK(q, LT_I64, 31))));
 	if (!right)
 		return V(q, hm);
 	LExpr *rem = B(q, LO_AND, V(q, hm), mask);
@@ -251,6 +260,36 @@ static LExpr *mbqm_k(Q *q, LStmtList *to, LExpr *x, int32_t qm, int sh)
 	            left ? I32(q, left) : NULL);
 }
 
+/* MBQM with compile-time constants of an x known to satisfy |x| ≤ bound:
+ * where 2·|x|·2^left < 2^31, (2·x·2^left·qm + 2^31) >> 32 (one smmulr) is
+ * SRDHM exactly, and the rounding shift by a constant right ≥ 1 is
+ * (hm + 2^(right−1) + (hm >> 31)) >> right — both equal to nnl_mbqm's
+ * formulas (see mbqm). Otherwise mbqm_k. */
+static LExpr *mbqm_kb(Q *q, LStmtList *to, LExpr *x, int32_t qm, int sh, int64_t bound)
+{
+	int left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+	if (left > 29 || bound >= (INT64_C(1) << (30 - left)))
+		return mbqm_k(q, to, x, qm, sh);
+	LExpr *x2 = B(q, LO_SHL, x, I32(q, left + 1));
+	int hm = let(q, to, "hm",
+	             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, B(q, LO_MUL, CAST(q, LT_I64, x2), IK(q, LT_I64, qm)),
+	                                            IK(q, LT_I64, INT64_C(1) << 31)),
+	                               IK(q, LT_I64, 32))));
+	if (!right)
+		return V(q, hm);
+	return B(q, LO_SHR, B(q, LO_ADD, B(q, LO_ADD, V(q, hm), I32(q, INT64_C(1) << (right - 1))), B(q, LO_SHR, V(q, hm), I32(q, 31))),
+	         I32(q, right));
+}
+
+/* |MBQM(x)| for |x| ≤ bound: ≤ bound·qm·2^left / 2^31 rounded up, + 1 */
+static int64_t mbqm_bound(int64_t bound, int32_t qm, int sh)
+{
+	int left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+	if (left > 30 || bound >= (INT64_C(1) << (31 - left)))
+		return INT64_C(1) << 40;
+	return ((((bound << left) * (int64_t)qm >> 31) + 1) >> right) + 1;
+}
+
 /* clamp(v + zy, lo, hi) cast to t; v: i32 */
 static LExpr *out_clamp(Q *q, LExpr *v, int64_t zy, int32_t lo, int32_t hi, LType t)
 {
@@ -263,11 +302,17 @@ static LExpr *out_clamp(Q *q, LExpr *v, int64_t zy, int32_t lo, int32_t hi, LTyp
 typedef struct Acc {
 	const Tensor *x, *w, *y;
 	int wide;          /* 16x8 */
+	int nofold;        /* bias not folded with zp_x (the input arrives as x − zp_x) */
 	LType at;          /* accumulator type */
 	int64_t O, Kt;     /* outputs, taps per output (Cg·KH·KW or K) */
 	int8_t *wq;        /* weights as int8 */
 	int bf_buf, rq_buf, w_buf;
 	int any_left;
+	int smm;           /* every |acc|·2^left < 2^30: SRDHM as ((2·acc·qm + 2^31) >> 32), one smmulr */
+	int rfast;         /* every right shift ≥ 1: rounding as (hm + 2^(right−1) + (hm >> 31)) >> right */
+	int pre2;          /* with smm: the accumulator already holds 2·acc (dw_dsp's doubled weights and bias) */
+	int pre16;         /* with smm: the accumulator holds 16·acc (conv_dsp's int4 weights, nibbles ×16) */
+	int64_t bmax;      /* max over channels of |acc| bound · 2^left */
 	int32_t lo, hi;
 	int64_t zy;
 	LType yt;
@@ -308,7 +353,7 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 		for (int64_t k = 0; k < a->Kt; k++)
 			s += a->wq[o * a->Kt + k];
 		int64_t bias = bt ? dtype_get_i64(bt->dtype, bt->data, o) : 0;
-		int64_t v = bias - zx * s;
+		int64_t v = a->nofold ? bias : bias - zx * s;
 		if (a->wide)
 			((int64_t *)bf)[o] = v;
 		else
@@ -342,7 +387,29 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 			q->err = 1;
 			return -1;
 		}
-		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * (a->any_left ? 3 : 2), t);
+		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * (a->any_left ? 4 : 3), t);
+		/* the accumulator's bound: |bias'| + Σ|w|·max|x operand| (the operand is
+		 * x − zp_x without the fold, else x); below 2^30 after the left shift,
+		 * 2·acc fits int32 and the product's rounding is one smmulr */
+		int32_t xlo, xhi;
+		nnl_qrange(a->x->dtype, &xlo, &xhi);
+		int64_t xm = a->nofold ? (xhi - zx > zx - xlo ? xhi - zx : zx - xlo) : (xhi > -(int64_t)xlo ? xhi : -(int64_t)xlo);
+		a->smm = a->rfast = 1;
+		for (int64_t o = 0; o < a->O; o++) {
+			int64_t bias = bt ? dtype_get_i64(bt->dtype, bt->data, o) : 0, s = 0, sw = 0;
+			for (int64_t k = 0; k < a->Kt; k++) {
+				s += a->wq[o * a->Kt + k];
+				sw += a->wq[o * a->Kt + k] < 0 ? -a->wq[o * a->Kt + k] : a->wq[o * a->Kt + k];
+			}
+			int64_t b0 = a->nofold ? bias : bias - zx * s, bound = (b0 < 0 ? -b0 : b0) + sw * xm;
+			int left = sh[o] > 0 ? sh[o] : 0;
+			if (left > 30 || bound >= (INT64_C(1) << (30 - left)))
+				a->smm = 0;
+			else if ((bound << left) > a->bmax)
+				a->bmax = bound << left;
+			if (sh[o] >= 0)
+				a->rfast = 0;
+		}
 	}
 	free(qm), free(sh);
 	return q->err ? -1 : 0;
@@ -357,8 +424,36 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 		r = B(q, LO_SHR, r, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 2))));
 		return le_cast(q->p, a->yt, r, 1); /* clamp to int32 then to int16 (zero_point 0) = clamp to int16 */
 	}
-	const int st = a->any_left ? 3 : 2;
-	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2))) : NULL;
+	const int st = a->any_left ? 4 : 3;
+	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 3))) : NULL;
+	if (a->smm) {
+		/* hm = (2·acc·2^left·qm + 2^31) >> 32 (no overflow: a->smm) */
+		LExpr *x2 = a->pre2 ? (left ? B(q, LO_SHL, V(q, acc), left) : V(q, acc))
+		            : a->pre16 ? B(q, LO_SHR, V(q, acc), I32(q, 3)) /* exact: 16·acc >> 3 = 2·acc */
+		                       : B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
+		if (a->pre16 && left)
+			x2 = B(q, LO_SHL, x2, left);
+		LExpr *pr = B(q, LO_MUL, CAST(q, LT_I64, x2), CAST(q, LT_I64, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st))));
+		int hm = let(q, to, "hm",
+		             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, pr, IK(q, LT_I64, INT64_C(1) << 31)), IK(q, LT_I64, 32))));
+		LExpr *rsh = LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1)));
+		LExpr *v;
+		if (a->rfast)
+			v = B(q, LO_SHR,
+			      B(q, LO_ADD, B(q, LO_ADD, V(q, hm), LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2)))),
+			        B(q, LO_SHR, V(q, hm), I32(q, 31))),
+			      rsh);
+		else {
+			int rv = let(q, to, "rsh", rsh);
+			int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
+			LExpr *rem = B(q, LO_AND, V(q, hm), V(q, mv));
+			LExpr *thr = B(q, LO_ADD, B(q, LO_SHR, V(q, mv), I32(q, 1)), CAST(q, LT_I32, B(q, LO_LT, V(q, hm), I32(q, 0))));
+			v = B(q, LO_ADD, B(q, LO_SHR, V(q, hm), V(q, rv)), CAST(q, LT_I32, B(q, LO_GT, rem, thr)));
+		}
+		/* |v| ≤ |hm| + 1 < 2^30: v + zy cannot overflow, and the clamp is one ssat for int8 */
+		v = B(q, LO_MAX, B(q, LO_MIN, ADD(q, v, I32(q, a->zy)), I32(q, a->hi)), I32(q, a->lo));
+		return CAST(q, a->yt, v);
+	}
 	int rv = let(q, to, "rsh", LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1))));
 	int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
 	LExpr *v = mbqm(q, to, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), V(q, rv), V(q, mv),
@@ -398,15 +493,39 @@ static int8_t *block_weights(const Acc *a, int64_t G, int64_t ob)
 	return v;
 }
 
+typedef struct ConvGeom ConvGeom;
+/* q->vec: runs of fewer taps (KW·Cg, or K) stay on the portable kernel, where
+ * a vector loop has nothing to chew on (measured: Fashion-MNIST's first conv,
+ * KW·Cg = 3, is 18 % slower on x86-64-v2 in the int16 band) */
+#define VEC_MIN_RUN 8
+
+/* conv_dsp pads each kernel row's run of KW·Cg taps to Cp channels and to a
+ * multiple of 4: when that more than doubles the MACs (one input channel, odd
+ * stride: 3 taps in 8 slots for a 3×3), the portable kernel is faster
+ * (Fashion-MNIST's first conv: measured below) */
+static int dsp_wasteful(int64_t cg, int64_t kw, int64_t sw)
+{
+	int64_t cp = cg % 2 == 0 ? cg : cg == 1 && sw % 2 == 0 ? 1 : cg + 1, r = kw * cp;
+	return 4 * ((r + 3) / 4) > 2 * kw * cg;
+}
+static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
+static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
+static int linear_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, int64_t rows);
+
 static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
 {
 	Acc a;
 	memset(&a, 0, sizeof a);
+	/* on the DSP extension: a 1×1 convolution of rows images of K channels */
+	a.nofold = (q->dsp || (q->vec && q->b->tensors[q->n->in[1]].shape[1] >= VEC_MIN_RUN)) &&
+	           q->b->tensors[q->n->in[0]].dtype != DT_INT16 && q->b->tensors[q->n->in[1]].shape[0] >= 2;
 	if (acc_setup(q, &a, q->n) < 0) {
 		free(a.wq);
 		return -1;
 	}
 	const int64_t K = a.Kt, O = a.O, rows = K ? tensor_numel(a.x) / K : 0;
+	if (a.nofold)
+		return linear_dsp(q, to, inb, yb, &a, rows);
 	const int64_t OB = 8;
 	int8_t *wb = block_weights(&a, 1, OB);
 	free(a.wq);
@@ -459,6 +578,568 @@ static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
 	return q->err ? -1 : 0;
 }
 
+/* ---- Conv on the Arm DSP extension ----------------------------------------------
+ *
+ * int8 activations, int8 (or int4) weights, kernel width dilation 1 and at
+ * least two output channels per group (not depthwise): the MACs are SMLADs,
+ * two 16×16-bit products a time, on packed pairs.
+ *
+ * Per image, group and output row oy, a band of KH input rows is packed as
+ * int16 x − zp_x, two to an i32 word, pixel-major: band[ky][xp][c] with
+ * xp = ix + pl the padded column and c < Cp the channel (Cp = Cg, or
+ * Cg + 1 when Cg is odd, or 1 when Cg = 1 and the stride is even). Taps
+ * outside the input are packed as 0 — the padding lives in the packing's
+ * bounds, there is no padded copy of the input — so the bias is not folded
+ * with zp_x. For an output column ox the taps of row ky are then one
+ * contiguous run of R = KW·Cp values starting at word ox·sw·Cp/2, and the
+ * weights are stored run by run (R rounded up to 4 with zeros), four int8
+ * to an i32 word in the order w0 w2 w1 w3, so that sxtb16 gives the pair
+ * (w0, w1) and sxtb16h the pair (w2, w3), matched with the packed pairs
+ * (x0, x1) and (x2, x3): 4 MACs per weight word = 1 load, 2 sxtb16, 2 smlad
+ * per output. Register block: 2 output channels × 2 columns. */
+struct ConvGeom {
+	int64_t N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl;
+};
+
+/* A 1×1 convolution with stride 1 and no padding treats pixels alike: its
+ * H×W plane is any R×C' with R·C' = H·W. Rows of d columns, d the largest
+ * divisor of H·W up to 64 (even ones first: columns go in pairs) whose band
+ * (d·Cg int16) stays within 4 KiB or the band of the real row, so narrow
+ * planes (DS-CNN's 25×5, MobileNet's 6×6) get fewer leftover columns and
+ * fewer per-row costs. */
+static void flat_rows(ConvGeom *g)
+{
+	const int64_t hw = g->H * g->W, cp = g->Cg + g->Cg % 2;
+	int64_t cap = 4096 / (2 * cp);
+	if (cap < g->W)
+		cap = g->W;
+	if (cap > 64)
+		cap = 64;
+	int64_t best = g->W;
+	for (int64_t d = 1; d <= cap; d++) {
+		if (hw % d)
+			continue;
+		int better = (d % 2 == 0 && best % 2) || (d % 2 == best % 2 && d > best);
+		if (better)
+			best = d;
+	}
+	g->W = g->OW = best;
+	g->H = g->OH = hw / best;
+}
+
+static LExpr *PACK(Q *q, LExpr *lo, LExpr *hi)
+{
+	return B(q, LO_OR, B(q, LO_AND, lo, I32(q, 0xffff)), B(q, LO_SHL, hi, I32(q, 16)));
+}
+
+/* One input row as int16 column pairs: dst[dbase + m] = (x[row + 2m − pl] − zx,
+ * x[row + 2m + 1 − pl] − zx) for m < RW, columns outside 0..W−1 as 0 (the
+ * padding): the words with both columns inside have no test, the few at the
+ * borders clamp the index and select. */
+static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, LExpr *row, int64_t W, int64_t pl,
+                           int64_t RW, int64_t zx)
+{
+	int64_t m0 = (pl + 1) / 2, m1 = (W + pl) / 2; /* 2m ≥ pl, 2m + 1 − pl ≤ W − 1 */
+	if (m0 > RW)
+		m0 = RW;
+	if (m1 < m0)
+		m1 = m0;
+	if (m1 > RW)
+		m1 = RW;
+	int rv = let(q, to, "xrow", row), dv = let(q, to, "drow", dbase);
+	for (int part = 0; part < 3; part++) {
+		int64_t lo_m = part == 0 ? 0 : part == 1 ? m0 : m1, hi_m = part == 0 ? m0 : part == 1 ? m1 : RW;
+		if (hi_m <= lo_m)
+			continue;
+		Ix m;
+		LStmtList *l = FOR(q, to, "m", lo_m, hi_m, &m);
+		LExpr *v[2];
+		for (int h = 0; h < 2; h++) {
+			Ix ms[1] = {m};
+			int64_t mk[1] = {2};
+			LExpr *ix = AX(q, 1, ms, mk, h - pl);
+			if (part == 1) {
+				v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), ix))), I32(q, zx));
+			} else {
+				int ixv = let(q, l, "ix", ix);
+				LExpr *inside = B(q, LO_AND, B(q, LO_GE, V(q, ixv), I32(q, 0)), B(q, LO_LT, V(q, ixv), I32(q, W)));
+				LExpr *cl = B(q, LO_MIN, B(q, LO_MAX, V(q, ixv), I32(q, 0)), I32(q, W - 1));
+				v[h] = SEL(q, inside, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), cl))), I32(q, zx)),
+				           I32(q, 0));
+			}
+		}
+		store(q, l, dst, ADD(q, V(q, dv), IX(q, m)), PACK(q, v[0], v[1]));
+	}
+}
+
+/* The same convolution for targets with vector registers (q->vec): the
+ * band holds int16 x − zp_x elements, band[ky][xp][c] (c < Cg, no pairing),
+ * the weights int8 [o][ky][kx·Cg + c], and the taps of row ky are one plain
+ * loop over the run of R = KW·Cg elements accumulating 2 channels × 2
+ * columns in int32: the shape LLVM's loop vectorizer turns into widening
+ * multiply-adds (x86 pmaddwd, RISC-V vwmacc, AArch64 smlal). */
+static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
+{
+	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
+	const int64_t R = KW * Cg, XPN = (g->OW - 1) * sw + KW, RW = XPN * Cg;
+	const int64_t zx = a->x->quant->zero_point[0], O = a->O, Kt = a->Kt;
+	int8_t *wp = nnl_malloc((size_t)(O * KH * R > 0 ? O * KH * R : 1));
+	if (!wp) {
+		free(a->wq);
+		q->err = 1;
+		return -1;
+	}
+	for (int64_t o = 0; o < O; o++)
+		for (int64_t ky = 0; ky < KH; ky++)
+			for (int64_t kx = 0; kx < KW; kx++)
+				for (int64_t c = 0; c < Cg; c++)
+					wp[(o * KH + ky) * R + kx * Cg + c] = a->wq[o * Kt + (c * KH + ky) * KW + kx];
+	free(a->wq);
+	a->wq = NULL;
+	int wb = add_const(q, a->w->name, "_qvec", LT_I8, O * KH * R, wp);
+	int band = add_scratch(q, a->y->name, "_band", LT_I16, KH * RW);
+	if (q->err || wb < 0 || band < 0)
+		return -1;
+	const int xb = inb[0];
+	Ix in, gg, oy;
+	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
+	LStmtList *lg = FOR(q, ln, "g", 0, g->G, &gg);
+	LStmtList *lo = FOR(q, lg, "oy", 0, g->OH, &oy);
+	{
+		Ix ky;
+		LStmtList *lk = FOR(q, lo, "ky", 0, KH, &ky);
+		Ix iys[2] = {oy, ky};
+		int64_t iyk[2] = {g->sh, g->dh};
+		int iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
+		LStmt *in_rows = ls_if(q->p, lk, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
+		if (!in_rows) {
+			q->err = 1;
+			return -1;
+		}
+		int64_t a0 = g->pl < XPN ? g->pl : XPN, a1 = g->pl + W < XPN ? g->pl + W : XPN;
+		for (int part = 0; part < 4; part++) {
+			/* zeros: the whole row outside the input, else the columns [0, pl) and [pl + W, XPN) */
+			int64_t lo_e = part == 0 ? 0 : part == 1 ? 0 : a1 * Cg, hi_e = part == 0 ? RW : part == 1 ? a0 * Cg : RW;
+			if (part == 3 || hi_e <= lo_e)
+				continue;
+			Ix e;
+			LStmtList *l = FOR(q, part == 0 ? &in_rows->els : &in_rows->body, "bz", lo_e, hi_e, &e);
+			Ix bs[2] = {ky, e};
+			int64_t bk[2] = {RW, 1};
+			store(q, l, band, AX(q, 2, bs, bk, 0), IK(q, LT_I16, 0));
+		}
+		if (a1 > a0) {
+			Ix cc, ix;
+			LStmtList *lc = FOR(q, &in_rows->body, "c", 0, Cg, &cc);
+			LStmtList *l = FOR(q, lc, "ix", 0, a1 - a0, &ix);
+			Ix xs[4] = {in, gg, cc, ix};
+			int64_t xk[4] = {g->C * H * W, Cg * H * W, H * W, 1};
+			LExpr *v = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, AX(q, 4, xs, xk, 0), MULK(q, V(q, iy), W)))),
+			             I32(q, zx));
+			Ix bs[3] = {ky, ix, cc};
+			int64_t bk[3] = {RW, Cg, 1};
+			store(q, l, band, AX(q, 3, bs, bk, a0 * Cg), le_cast(q->p, LT_I16, v, 0));
+		}
+	}
+	const int64_t OB = 2, PB = 2, Og = g->Og, OW = g->OW, OH = g->OH;
+	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / PB, remx = OW % PB;
+	for (int pc = 0; pc < 2; pc++) {
+		int64_t bw = pc == 0 ? OB : remc;
+		if (bw == 0 || (pc == 0 && nfull == 0))
+			continue;
+		Ix ob;
+		LStmtList *lb = pc == 0 ? FOR(q, lo, "ob", 0, nfull, &ob) : lo;
+		if (pc == 1) {
+			ob.var = -1;
+			ob.c = nfull;
+		}
+		for (int px = 0; px < 2; px++) {
+			int64_t cw = px == 0 ? PB : remx;
+			if (cw == 0 || (px == 0 && nfx == 0))
+				continue;
+			Ix oxb;
+			LStmtList *l = px == 0 ? FOR(q, lb, "oxb", 0, nfx, &oxb) : lb;
+			if (px == 1) {
+				oxb.var = -1;
+				oxb.c = nfx;
+			}
+			int acc[4];
+			OcCtx oc[2];
+			for (int j = 0; j < bw; j++) {
+				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
+				for (int c = 0; c < cw; c++)
+					acc[j * cw + c] = let(q, l, "acc", LD(q, a->bf_buf, oc_expr(q, &oc[j])));
+			}
+			Ix ky, e;
+			LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
+			LStmtList *lt = FOR(q, lk, "e", 0, R, &e);
+			int xv[2];
+			for (int c = 0; c < cw; c++) {
+				/* band[ky·RW + (oxb·PB + c)·sw·Cg + e] */
+				Ix bs[3] = {ky, oxb, e};
+				int64_t bk[3] = {RW, PB * sw * Cg, 1};
+				xv[c] = let(q, lt, "xv", CAST(q, LT_I32, LD(q, band, AX(q, 3, bs, bk, c * sw * Cg))));
+			}
+			for (int j = 0; j < bw; j++) {
+				/* wp[((g·Og + ob·OB + j)·KH + ky)·R + e] */
+				Ix ws[4] = {gg, ob, ky, e};
+				int64_t wk[4] = {Og * KH * R, OB * KH * R, R, 1};
+				int wv = let(q, lt, "wv", CAST(q, LT_I32, LD(q, wb, AX(q, 4, ws, wk, j * KH * R))));
+				for (int c = 0; c < cw; c++) {
+					int ac = acc[j * cw + c];
+					set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_MUL, V(q, wv), V(q, xv[c]))));
+				}
+			}
+			for (int j = 0; j < bw; j++)
+				for (int c = 0; c < cw; c++) {
+					LExpr *v = acc_out(q, l, a, acc[j * cw + c], oc_expr, &oc[j]);
+					Ix ys[5] = {in, gg, ob, oy, oxb};
+					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, PB};
+					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + c), v);
+				}
+		}
+	}
+	return q->err ? -1 : 0;
+}
+
+static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
+{
+	if (q->vec)
+		return conv_vec(q, to, inb, yb, a, g);
+	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
+	const int64_t Cp = Cg % 2 == 0 ? Cg : Cg == 1 && sw % 2 == 0 ? 1 : Cg + 1;
+	/* int4 weights stay packed, 8 to a word (flash: half a byte a weight), when
+	 * 16·|acc| fits: the nibbles are used as ×16 int8 values */
+	const int nib = a->w->dtype == DT_INT4 && a->smm && a->bmax < (INT64_C(1) << 26);
+	const int64_t EPW = nib ? 8 : 4; /* weights per i32 word */
+	const int64_t R = KW * Cp, RQ = (R + EPW - 1) / EPW;
+	/* band columns: the last output column's run reaches column (OW−1)·sw + ⌈EPW·RQ/Cp⌉ − 1 */
+	int64_t XPN = (g->OW - 1) * sw + (EPW * RQ + Cp - 1) / Cp;
+	if (Cp == 1)
+		XPN += XPN % 2;
+	const int64_t RW = XPN * Cp / 2; /* words per band row */
+	const int64_t zx = a->x->quant->zero_point[0];
+	const int64_t O = a->O, Kt = a->Kt;
+	int32_t *wp = nnl_calloc((size_t)(O * KH * RQ > 0 ? O * KH * RQ : 1), sizeof *wp);
+	if (!wp) {
+		free(a->wq);
+		q->err = 1;
+		return -1;
+	}
+	for (int64_t o = 0; o < O; o++)
+		for (int64_t ky = 0; ky < KH; ky++)
+			for (int64_t r = 0; r < RQ; r++) {
+				uint32_t word = 0;
+				/* int8: bytes w0 w2 w1 w3; int4: the low nibbles of those bytes
+				 * w0 w2 w1 w3, their high nibbles w4 w6 w5 w7 */
+				static const int pos[8] = {0, 16, 8, 24, 4, 20, 12, 28};
+				for (int i = 0; i < EPW; i++) {
+					int64_t e = EPW * r + i, kx = e / Cp, c = e % Cp;
+					int8_t v = kx < KW && c < Cg ? a->wq[o * Kt + (c * KH + ky) * KW + kx] : 0;
+					word |= (nib ? (uint32_t)(v & 15) : (uint32_t)(uint8_t)v) << pos[i];
+				}
+				wp[(o * KH + ky) * RQ + r] = (int32_t)word;
+			}
+	free(a->wq);
+	a->wq = NULL;
+	if (nib) { /* acc holds 16·acc: the bias too (16·|bias| < 2^30 by a->bmax) */
+		int32_t *bf = q->p->bufs[a->bf_buf].data;
+		for (int64_t o = 0; o < O; o++)
+			bf[o] = (int32_t)((uint32_t)bf[o] * 16u);
+		a->pre16 = 1;
+	}
+	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
+	int band = add_scratch(q, a->y->name, "_band", LT_I32, KH * RW);
+	if (q->err || wb < 0 || band < 0)
+		return -1;
+	const int xb = inb[0];
+	Ix in, gg, oy;
+	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
+	LStmtList *lg = FOR(q, ln, "g", 0, g->G, &gg);
+	LStmtList *lo = FOR(q, lg, "oy", 0, g->OH, &oy);
+
+	/* the band: for ky, input row iy = oy·sh − pt + ky·dh */
+	{
+		Ix ky;
+		LStmtList *lk = FOR(q, lo, "ky", 0, KH, &ky);
+		Ix iys[2] = {oy, ky};
+		int64_t iyk[2] = {g->sh, g->dh};
+		int iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
+		LStmt *in_rows = ls_if(q->p, lk, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
+		if (!in_rows) {
+			q->err = 1;
+			return -1;
+		}
+		/* a row outside the input: zeros */
+		{
+			Ix wi;
+			LStmtList *l = FOR(q, &in_rows->els, "bw", 0, RW, &wi);
+			Ix bs[2] = {ky, wi};
+			int64_t bk[2] = {RW, 1};
+			store(q, l, band, AX(q, 2, bs, bk, 0), I32(q, 0));
+		}
+		LStmtList *lr = &in_rows->body;
+		/* x[((n·C + g·Cg + c)·H + iy)·W + ix] */
+		if (Cp == 1) {
+			Ix rs[2] = {in, gg};
+			int64_t rk[2] = {g->C * H * W, Cg * H * W};
+			Ix bs[1] = {ky};
+			int64_t bk[1] = {RW};
+			pack_row_pairs(q, lr, band, AX(q, 1, bs, bk, 0), xb, ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W,
+			               g->pl, RW, zx);
+		} else {
+			/* columns: [0, pl) zeros, [pl, pl + W) the row, [pl + W, XPN) zeros */
+			const int64_t CW = Cp / 2;
+			int64_t a0 = g->pl < XPN ? g->pl : XPN, a1 = g->pl + W < XPN ? g->pl + W : XPN;
+			for (int part = 0; part < 3; part += 2) {
+				int64_t lo_x = part == 0 ? 0 : a1, hi_x = part == 0 ? a0 : XPN;
+				if (hi_x <= lo_x)
+					continue;
+				Ix wi;
+				LStmtList *l = FOR(q, lr, "bz", lo_x * CW, hi_x * CW, &wi);
+				Ix bs[2] = {ky, wi};
+				int64_t bk[2] = {RW, 1};
+				store(q, l, band, AX(q, 2, bs, bk, 0), I32(q, 0));
+			}
+			if (a1 > a0) {
+				Ix cw, ix;
+				LStmtList *lc = FOR(q, lr, "cw", 0, CW, &cw);
+				LStmtList *l = FOR(q, lc, "ix", 0, a1 - a0, &ix);
+				LExpr *v[2];
+				for (int h = 0; h < 2; h++) {
+					if (Cg % 2 && h == 1) {
+						/* the last pair of an odd Cg: channel Cg is 0 */
+						Ix cs[1] = {cw};
+						int64_t ck[1] = {2};
+						LExpr *c1 = AX(q, 1, cs, ck, 1);
+						LExpr *safe = B(q, LO_MIN, c1, I32(q, Cg - 1));
+						Ix rs[2] = {in, gg};
+						int64_t rk[2] = {g->C * H * W, Cg * H * W};
+						LExpr *idx = ADD(q, ADD(q, AX(q, 2, rs, rk, 0), MULK(q, ADD(q, MULK(q, safe, H), V(q, iy)), W)), IX(q, ix));
+						v[h] = SEL(q, B(q, LO_LT, c1, I32(q, Cg)),
+						           B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx)), I32(q, 0));
+						continue;
+					}
+					Ix xs[4] = {in, gg, cw, ix};
+					int64_t xk[4] = {g->C * H * W, Cg * H * W, 2 * H * W, 1};
+					LExpr *idx = ADD(q, AX(q, 4, xs, xk, h * H * W), MULK(q, V(q, iy), W));
+					v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx));
+				}
+				/* band[ky·RW + (pl + ix)·CW + cw] */
+				Ix bs[3] = {ky, ix, cw};
+				int64_t bk[3] = {RW, CW, 1};
+				store(q, l, band, AX(q, 3, bs, bk, a0 * CW), PACK(q, v[0], v[1]));
+			}
+		}
+	}
+
+	/* the outputs of row oy: blocks of OB channels × PB columns */
+	const int64_t OB = 2, PB = 2, Og = g->Og, OW = g->OW, OH = g->OH, xstep = sw * Cp / 2;
+	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / PB, remx = OW % PB;
+	for (int pc = 0; pc < 2; pc++) {
+		int64_t bw = pc == 0 ? OB : remc;
+		if (bw == 0 || (pc == 0 && nfull == 0))
+			continue;
+		Ix ob;
+		LStmtList *lb = pc == 0 ? FOR(q, lo, "ob", 0, nfull, &ob) : lo;
+		if (pc == 1) {
+			ob.var = -1;
+			ob.c = nfull;
+		}
+		for (int px = 0; px < 2; px++) {
+			int64_t cw = px == 0 ? PB : remx;
+			if (cw == 0 || (px == 0 && nfx == 0))
+				continue;
+			Ix oxb;
+			LStmtList *l = px == 0 ? FOR(q, lb, "oxb", 0, nfx, &oxb) : lb;
+			if (px == 1) {
+				oxb.var = -1;
+				oxb.c = nfx;
+			}
+			int acc[4];
+			OcCtx oc[2];
+			for (int j = 0; j < bw; j++) {
+				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
+				for (int c = 0; c < cw; c++)
+					acc[j * cw + c] = let(q, l, "acc", LD(q, a->bf_buf, oc_expr(q, &oc[j])));
+			}
+			Ix ky, r;
+			LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
+			LStmtList *lt = FOR(q, lk, "r", 0, RQ, &r);
+			const int64_t XW = EPW / 2; /* packed x words per weight word */
+			int xw[2][4];
+			for (int c = 0; c < cw; c++)
+				for (int64_t i = 0; i < XW; i++) {
+					/* band[ky·RW + (oxb·PB + c)·xstep + XW·r + i] */
+					Ix bs[3] = {ky, oxb, r};
+					int64_t bk[3] = {RW, PB * xstep, XW};
+					xw[c][i] = let(q, lt, "xw", LD(q, band, AX(q, 3, bs, bk, c * xstep + i)));
+				}
+			for (int j = 0; j < bw; j++) {
+				/* wp[((g·Og + ob·OB + j)·KH + ky)·RQ + r] */
+				Ix ws[4] = {gg, ob, ky, r};
+				int64_t wk[4] = {Og * KH * RQ, OB * KH * RQ, RQ, 1};
+				int ww = let(q, lt, "ww", LD(q, wb, AX(q, 4, ws, wk, j * KH * RQ)));
+				int src[2] = {ww, -1};
+				if (nib) { /* the nibbles as the high halves of bytes: int8 values ×16 */
+					LExpr *mask = I32(q, (int32_t)0xF0F0F0F0u);
+					src[0] = let(q, lt, "wl", B(q, LO_AND, B(q, LO_SHL, V(q, ww), I32(q, 4)), mask));
+					src[1] = let(q, lt, "wh", B(q, LO_AND, V(q, ww), I32(q, (int32_t)0xF0F0F0F0u)));
+				}
+				int wv[4];
+				for (int64_t i = 0; i < XW; i++)
+					wv[i] = let(q, lt, "wp", le_un(q->p, i % 2 ? LU_SXTB16H : LU_SXTB16, V(q, src[i / 2])));
+				for (int c = 0; c < cw; c++)
+					for (int64_t i = 0; i < XW; i++) {
+						int ac = acc[j * cw + c];
+						set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, wv[i]), V(q, xw[c][i]))));
+					}
+			}
+			for (int j = 0; j < bw; j++)
+				for (int c = 0; c < cw; c++) {
+					LExpr *v = acc_out(q, l, a, acc[j * cw + c], oc_expr, &oc[j]);
+					/* y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + oxb·PB + c] */
+					Ix ys[5] = {in, gg, ob, oy, oxb};
+					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, PB};
+					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + c), v);
+				}
+		}
+	}
+	return q->err ? -1 : 0;
+}
+
+/* Depthwise convolution (one output channel per input channel) on the Arm
+ * DSP extension, stride 1 or 2 along x. Per image and channel, the padded
+ * plane rows the outputs read are packed once as int16 column pairs
+ * (pack_row_pairs: x − zp_x, 0 outside the input, so the bias is not
+ * folded), plane[yp][m] = (col 2m, col 2m+1), yp = iy + pt. For stride 1 a
+ * pair of outputs (2p, 2p+1) reads, per kernel row, the T = (KW+2)/2 words
+ * p..p+T−1: output 2p with the weight pairs E_t = (w_2t, w_2t+1), output
+ * 2p+1 with O_t = (w_2t−1, w_2t) (w outside 0..KW−1 is 0), one SMLAD each:
+ * for 3×3, 2 loads and 4 SMLADs make 6 MACs. For stride 2, output ox reads
+ * words ox..ox+T−1 with E_t, T = (KW+1)/2, and neighbours share a word.
+ * Weights (and the bias) are stored doubled when a->smm holds, which saves
+ * the requantization's ×2. */
+#define DW_MAX_KH 7
+#define DW_MAX_T 4  /* KW ≤ 7 */
+static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
+{
+	const int64_t C = g->C, H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW, sw = g->sw;
+	const int64_t T = sw == 1 ? (KW + 2) / 2 : (KW + 1) / 2, NS = sw == 1 ? 2 : 1; /* weight sets E (, O) */
+	const int64_t XPW = sw == 1 ? (OW - 1) / 2 + T : OW - 1 + T;       /* words per packed row */
+	const int64_t HPk = (OH - 1) * g->sh + (KH - 1) * g->dh + 1;     /* packed rows */
+	const int64_t zx = a->x->quant->zero_point[0], Kt = a->Kt;
+	const int dbl = a->smm ? 2 : 1;
+	a->pre2 = a->smm;
+	/* the int8 weights as they are (flash: one byte a weight); the pairs are
+	 * made per channel, outside the pixel loops */
+	int wb = add_const(q, a->w->name, "_q8", LT_I8, C * Kt, a->wq);
+	a->wq = NULL;
+	if (a->smm) { /* the bias doubled too: 2·bias fits (a->smm bounds |acc| < 2^30) */
+		int32_t *bf = q->p->bufs[a->bf_buf].data;
+		for (int64_t o = 0; o < a->O; o++)
+			bf[o] = (int32_t)((uint32_t)bf[o] * 2u);
+	}
+	int plane = add_scratch(q, a->y->name, "_plane", LT_I32, HPk * XPW);
+	if (q->err || wb < 0 || plane < 0)
+		return -1;
+	const int xb = inb[0];
+	Ix in, cc;
+	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
+	LStmtList *lc = FOR(q, ln, "c", 0, C, &cc);
+	/* the plane: rows yp of the padded input, iy = yp − pt */
+	{
+		Ix yp;
+		LStmtList *ly = FOR(q, lc, "yp", 0, HPk, &yp);
+		int iy = let(q, ly, "iy", ADD(q, IX(q, yp), I32(q, -g->pt)));
+		LStmt *in_rows = ls_if(q->p, ly, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
+		if (!in_rows) {
+			q->err = 1;
+			return -1;
+		}
+		Ix wi;
+		LStmtList *lz = FOR(q, &in_rows->els, "pz", 0, XPW, &wi);
+		Ix zs[2] = {yp, wi};
+		int64_t zk[2] = {XPW, 1};
+		store(q, lz, plane, AX(q, 2, zs, zk, 0), I32(q, 0));
+		Ix rs[2] = {in, cc};
+		int64_t rk[2] = {C * H * W, H * W};
+		Ix ps[1] = {yp};
+		int64_t pk[1] = {XPW};
+		pack_row_pairs(q, &in_rows->body, plane, AX(q, 1, ps, pk, 0), xb,
+		               ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W, g->pl, XPW, zx);
+	}
+	/* the weight pairs of channel c: wv[(ky·NS + s)·T + t] = (w_k0, w_k1),
+	 * k0 = 2t − s (E: s = 0, O: s = 1), doubled when a->pre2 */
+	int wv[DW_MAX_KH * 2 * DW_MAX_T];
+	for (int64_t ky = 0; ky < KH; ky++)
+		for (int64_t s = 0; s < NS; s++)
+			for (int64_t t = 0; t < T; t++) {
+				LExpr *h[2];
+				for (int e = 0; e < 2; e++) {
+					int64_t k = 2 * t - s + e;
+					Ix ws[1] = {cc};
+					int64_t wk[1] = {Kt};
+					h[e] = k >= 0 && k < KW ? MULK(q, CAST(q, LT_I32, LD(q, wb, AX(q, 1, ws, wk, ky * KW + k))), dbl)
+					                        : I32(q, 0);
+				}
+				wv[(ky * NS + s) * T + t] = let(q, lc, "wd", PACK(q, h[0], h[1]));
+			}
+	Ix oy;
+	LStmtList *lo = FOR(q, lc, "oy", 0, OH, &oy);
+	OcCtx oc = {1, {cc}, {1}, 0};
+	/* blocks of NB outputs (ox0 = NB·b): stride 1, output j reads words
+	 * ox0/2 + j/2 + t with set j%2; stride 2, words ox0 + j + t with E */
+	const int64_t NB = 4, nblk = OW / NB, rem = OW % NB;
+	for (int part = 0; part < 2; part++) {
+		int64_t nout = part == 0 ? NB : rem;
+		if ((part == 0 && nblk == 0) || nout == 0)
+			continue;
+		Ix pb;
+		LStmtList *l = part == 0 ? FOR(q, lo, "px", 0, nblk, &pb) : lo;
+		if (part == 1) {
+			pb.var = -1;
+			pb.c = nblk;
+		}
+		int acc[8];
+		for (int j = 0; j < nout; j++)
+			acc[j] = let(q, l, "acc", LD(q, a->bf_buf, IX(q, cc)));
+		/* the block's first word in row oy·sh: oy·sh·XPW + (sw == 1 ? NB/2 : NB)·b */
+		Ix bs[2] = {oy, pb};
+		int64_t bk[2] = {g->sh * XPW, sw == 1 ? NB / 2 : NB};
+		int base = let(q, l, "pw", AX(q, 2, bs, bk, 0));
+		const int64_t nw = sw == 1 ? (nout - 1) / 2 + T : nout - 1 + T; /* words read per row */
+		for (int64_t ky = 0; ky < KH; ky++)
+			for (int64_t u = 0; u < nw; u++) {
+				int xw = let(q, l, "xw", LD(q, plane, ADD(q, V(q, base), I32(q, ky * g->dh * XPW + u))));
+				for (int j = 0; j < nout; j++) {
+					int64_t set_ = sw == 1 ? j % 2 : 0, t = sw == 1 ? u - j / 2 : u - j;
+					if (t < 0 || t >= T)
+						continue;
+					LExpr *w = V(q, wv[(ky * NS + set_) * T + t]);
+					set(q, l, acc[j], B(q, LO_ADD, V(q, acc[j]), B(q, LO_DOT2, w, V(q, xw))));
+				}
+			}
+		for (int j = 0; j < nout; j++) {
+			LExpr *v = acc_out(q, l, a, acc[j], oc_expr, &oc);
+			/* y[((n·C + c)·OH + oy)·OW + NB·b + j] */
+			Ix ys[4] = {in, cc, oy, pb};
+			int64_t yk[4] = {C * OH * OW, OH * OW, OW, NB};
+			store(q, l, yb, AX(q, 4, ys, yk, j), v);
+		}
+	}
+	return q->err ? -1 : 0;
+}
+
+/* Linear y[r][o] = Σ_k w[o][k]·x[r][k] is the 1×1 convolution of rows
+ * images of K channels of one pixel (x[(n·K + c)·1·1], y[n·O + o]). */
+static int linear_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, int64_t rows)
+{
+	const int64_t K = a->Kt, O = a->O;
+	ConvGeom g = {rows, K, O, 1, K, O, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+	return conv_dsp(q, to, inb, yb, a, &g);
+}
+
 static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 {
 	const Node *n = q->n;
@@ -480,6 +1161,16 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	}
 	Acc a;
 	memset(&a, 0, sizeof a);
+	{
+		const Tensor *xt = &q->b->tensors[n->in[0]], *wt = &q->b->tensors[n->in[1]];
+		int64_t gr = node_attr(n, "groups")->i[0], og = wt->shape[0] / gr, cg = wt->shape[1];
+		a.nofold = xt->dtype != DT_INT16 && dl[nd - 1] == 1 &&
+		           ((q->vec && og >= 2 && cg * wt->shape[nd + 1] >= VEC_MIN_RUN) ||
+		            (q->dsp && ((og >= 2 && !dsp_wasteful(cg, wt->shape[nd + 1], s[nd - 1])) ||
+		                        (og == 1 && cg == 1 && (s[nd - 1] == 1 || s[nd - 1] == 2) &&
+		                                     (nd == 1 || wt->shape[2] <= DW_MAX_KH) &&
+		                                     wt->shape[nd + 1] <= 2 * DW_MAX_T - 1))));
+	}
 	if (acc_setup(q, &a, n) < 0) {
 		free(a.wq);
 		return -1;
@@ -509,6 +1200,14 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	HP += pt;
 	WP += pl;
 	const int padded = HP != H || WP != W;
+	if (q->dsp && a.nofold && Og == 1 && Cg == 1 && KH <= DW_MAX_KH && KW <= 2 * DW_MAX_T - 1)
+		return dw_dsp(q, to, inb, yb, &a, &(ConvGeom){N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl});
+	if (a.nofold && (q->dsp || q->vec) && !a.wide && dw == 1 && Og >= 2) {
+		ConvGeom cg = {N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl};
+		if (KH == 1 && KW == 1 && sh == 1 && sw == 1 && !padded && OH == H && OW == W && W < 16)
+			flat_rows(&cg);
+		return conv_dsp(q, to, inb, yb, &a, &cg);
+	}
 	const int64_t OB = Og >= 4 ? 4 : 1, CB = OB == 1 ? 4 : 2;
 	int8_t *wb = block_weights(&a, G, OB);
 	free(a.wq);
@@ -683,11 +1382,20 @@ static int lower_add(Q *q, LStmtList *to, const int *inb, int yb)
 	              I32(q, left));
 	LExpr *vb = B(q, LO_SHL, B(q, LO_SUB, CAST(q, LT_I32, LD(q, inb[1], IX(q, i))), I32(q, bt->quant->zero_point[0])),
 	              I32(q, left));
-	int ra = let(q, l, "ra", mbqm_k(q, l, va, m1, s1));
-	int rb = let(q, l, "rb", mbqm_k(q, l, vb, m2, s2));
+	/* bounds: |x − zp| ≤ the span of the input type, before the left shift */
+	int32_t xlo, xhi;
+	nnl_qrange(a->dtype, &xlo, &xhi);
+	const int64_t bx = ((int64_t)xhi - xlo) << left, ba = mbqm_bound(bx, m1, s1), bb = mbqm_bound(bx, m2, s2);
+	int ra = let(q, l, "ra", mbqm_kb(q, l, va, m1, s1, bx));
+	int rb = let(q, l, "rb", mbqm_kb(q, l, vb, m2, s2, bx));
 	int raw = let(q, l, "raw", B(q, LO_ADD, V(q, ra), V(q, rb)));
-	LExpr *v = mbqm_k(q, l, V(q, raw), my, sy_);
-	store(q, l, yb, IX(q, i), out_clamp(q, v, y->quant->zero_point[0], lo, hi, lt_of(y->dtype)));
+	LExpr *v = mbqm_kb(q, l, V(q, raw), my, sy_, ba + bb);
+	const int64_t zy = y->quant->zero_point[0];
+	if (mbqm_bound(ba + bb, my, sy_) < (INT64_C(1) << 30)) /* v + zy cannot overflow: one ssat */
+		v = CAST(q, lt_of(y->dtype), B(q, LO_MAX, B(q, LO_MIN, ADD(q, v, I32(q, zy)), I32(q, hi)), I32(q, lo)));
+	else
+		v = out_clamp(q, v, zy, lo, hi, lt_of(y->dtype));
+	store(q, l, yb, IX(q, i), v);
 	return q->err ? -1 : 0;
 }
 
@@ -943,10 +1651,10 @@ int lower_quant_reads(const Node *n, int i)
 	return !((n->op == OP_LINEAR || n->op == OP_CONV1D || n->op == OP_CONV2D) && i > 0);
 }
 
-int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, char *msg,
-                     size_t msgn)
+int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, int kernels,
+                     char *msg, size_t msgn)
 {
-	Q qs = {p, b, n, msg, msgn, 0}, *q = &qs;
+	Q qs = {p, b, n, msg, msgn, 0, kernels == 1, kernels == 2}, *q = &qs;
 	if (msgn)
 		msg[0] = 0;
 	int rc;

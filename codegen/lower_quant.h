@@ -15,9 +15,10 @@ int lower_quant_wanted(const Block *b, const Node *n);
 int lower_quant_reads(const Node *n, int i);
 
 /* Emit n into to. inb[i]: buffer of input i (-1 where lower_quant_reads is
- * 0), yb: the output buffer. 0, or -1 with a message in msg (empty on out of
- * memory). */
-int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, char *msg,
-                     size_t msgn);
+ * 0), yb: the output buffer; kernels: 0 portable, 1 the Arm DSP kernels
+ * (LowerOptions.dsp), 2 the vector-friendly ones (LowerOptions.vec). 0, or -1
+ * with a message in msg (empty on out of memory). */
+int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, int kernels,
+                     char *msg, size_t msgn);
 
 #endif

@@ -84,6 +84,22 @@ static inline int64_t ltype_wrap(LType t, int64_t x)
 	}
 }
 
+/* The packed-halves ops on i32 (loop IR dot2, sxtb16, sxtb16h): the
+ * interpreter, constant folding and the C backend's portable helpers all mean
+ * exactly this. Halves are two's-complement 16-bit; dot2 wraps to 32 bits. */
+static inline int32_t loop_dot2(int32_t a, int32_t b)
+{
+	int64_t s = (int64_t)(int16_t)(uint16_t)(uint32_t)a * (int16_t)(uint16_t)(uint32_t)b +
+	            (int64_t)(int16_t)(uint16_t)((uint32_t)a >> 16) * (int16_t)(uint16_t)((uint32_t)b >> 16);
+	return (int32_t)(uint32_t)(uint64_t)s;
+}
+static inline int32_t loop_sxtb16(int32_t x, int high)
+{
+	uint32_t u = (uint32_t)x >> (high ? 8 : 0);
+	uint32_t lo = (uint16_t)(int16_t)(int8_t)(uint8_t)u, hi = (uint16_t)(int16_t)(int8_t)(uint8_t)(u >> 16);
+	return (int32_t)(lo | hi << 16);
+}
+
 /* The range [lo, hi] of integer type t (i64's for anything else). */
 static inline void ltype_int_range(LType t, int64_t *lo, int64_t *hi)
 {
@@ -128,12 +144,14 @@ typedef enum LBinOp {
 	LO_AND, LO_OR, LO_XOR, LO_SHL, LO_SHR,  /* SHR: arithmetic for signed types */
 	LO_LT, LO_LE, LO_GT, LO_GE, LO_EQ, LO_NE, /* result i1 */
 	LO_POW,     /* floats only */
+	LO_DOT2,    /* i32 only: the dot product of the two signed 16-bit halves (ARM smuad), wraps */
 	LO_COUNT_BIN
 } LBinOp;
 
 typedef enum LUnOp {
 	LU_NEG, LU_ABS, LU_NOT,
 	LU_EXP, LU_LOG, LU_SQRT, LU_TANH, LU_ERF, LU_FLOOR, LU_CEIL, LU_ROUND, /* floats */
+	LU_SXTB16, LU_SXTB16H, /* i32 only: bytes 0 and 2 (1 and 3) sign-extended to 16-bit halves (ARM sxtb16, ror #8) */
 	LO_COUNT_UN
 } LUnOp;
 

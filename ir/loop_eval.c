@@ -227,6 +227,7 @@ static Val bin_int(E *c, const LExpr *e, LType t, int64_t a, int64_t b)
 	case LO_GE: r.i = a >= b; break;
 	case LO_EQ: r.i = a == b; break;
 	case LO_NE: r.i = a != b; break;
+	case LO_DOT2: r.i = loop_dot2((int32_t)a, (int32_t)b); break;
 	default: fail(c, "%s of %s operands", loop_bin_name(e->op), ltype_name(t));
 	}
 	return r;
@@ -331,6 +332,8 @@ static Val ev(E *c, const LExpr *e)
 			r.i = ltype_wrap(t, a.i < 0 ? (int64_t)(0 - (uint64_t)a.i) : a.i);
 		} else if (e->op == LU_NOT) {
 			r.i = ltype_wrap(t, ~a.i);
+		} else if (e->op == LU_SXTB16 || e->op == LU_SXTB16H) {
+			r.i = loop_sxtb16((int32_t)a.i, e->op == LU_SXTB16H);
 		} else {
 			fail(c, "%s of a %s", loop_un_name(e->op), ltype_name(t));
 		}

@@ -78,10 +78,11 @@ static void indent(Out *o, int depth)
 
 static const char *const bin_names[LO_COUNT_BIN] = {
 	"add", "sub", "mul", "div", "rem", "min", "max", "and", "or", "xor",
-	"shl", "shr", "lt", "le", "gt", "ge", "eq", "ne", "pow",
+	"shl", "shr", "lt", "le", "gt", "ge", "eq", "ne", "pow", "dot2",
 };
 static const char *const un_names[LO_COUNT_UN] = {
 	"neg", "abs", "not", "exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "round",
+	"sxtb16", "sxtb16h",
 };
 
 const char *loop_bin_name(int op) { return op >= 0 && op < LO_COUNT_BIN ? bin_names[op] : NULL; }

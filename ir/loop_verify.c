@@ -162,6 +162,9 @@ static LType expr(V *v, const LExpr *e)
 		case LO_POW:
 			ok = ltype_is_float(ta), need = "float";
 			break;
+		case LO_DOT2:
+			ok = ta == LT_I32, need = "i32";
+			break;
 		case LO_LT: case LO_LE: case LO_GT: case LO_GE: case LO_EQ: case LO_NE:
 			break;
 		default:
@@ -193,6 +196,8 @@ static LType expr(V *v, const LExpr *e)
 			ok = ta != LT_I1, need = "a numeric (not i1)";
 		else if (e->op == LU_NOT)
 			ok = !ltype_is_float(ta), need = "an integer or i1";
+		else if (e->op == LU_SXTB16 || e->op == LU_SXTB16H)
+			ok = ta == LT_I32, need = "an i32";
 		else
 			ok = ltype_is_float(ta), need = "a float";
 		if (!ok) {

@@ -7,11 +7,13 @@ weights, each with the three calibration methods.
 
 Every point: nnl-opt -passes=quantize(...) --calibrate on the first
 --calib-size *training* images, then nnl-run --eval-idx on the 10,000 *test*
-images (top-1). Flash is the bytes of constant data (weights, biases) of the
-written model (code size comes when the integer lowering lands); arena is the
-peak of live activation bytes over the model's op order (every tensor lives
-from its producer to its last reader, no in-place reuse) — the quantity the
-memory planner reaches for straight-line models. Writes
+images (top-1). Then the model is compiled for the Cortex-M4
+(nnllc -march=thumbv7em -mcpu=cortex-m4) and run on QEMU mps2-an386 on the
+first test image with test/targets/run_bank.py's recipe: instructions per
+inference (-icount, deterministic), flash = .text + .rodata of the model
+object, RAM = the planned arena + the measured stack; the output must match
+nnl-run's (bit for bit for the integer schemes). "constant data" is the
+model's weights and biases as stored (nnl-run --summary). Writes
 docs/studies/quantization.md and .png; raw numbers in build/studies/quantization.json.
 """
 import argparse
@@ -23,6 +25,14 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(REPO, "test", "targets"))
+import gzip  # noqa: E402
+import types  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import run_bank as rb  # noqa: E402
+import run_quant as rq  # noqa: E402
 DATA = "/usr/share/datasets/fashion-mnist"
 TRAIN = os.path.join(DATA, "train-images-idx3-ubyte.gz")
 IMAGES = os.path.join(DATA, "t10k-images-idx3-ubyte.gz")
@@ -102,8 +112,28 @@ def run_point(p, ctx):
         argv += ["--limit", str(ctx["limit"])]
     o = sh(argv)
     acc = float([l for l in o.splitlines() if l.startswith("top-1")][0].split()[2].rstrip("%"))
-    return {"scheme": scheme, "method": method or "-", "top1": acc, "flash": flash_bytes(model, ctx["bin"]),
-            "arena": arena_bytes(model)}
+    row = {"scheme": scheme, "method": method or "-", "top1": acc, "consts": flash_bytes(model, ctx["bin"])}
+    row.update(on_m4(os.path.dirname(model), tag, method is not None, ctx))
+    return row
+
+
+def on_m4(mdir, tag, integer, ctx):
+    """Compile for the Cortex-M4 and run one test image on QEMU: instructions, flash, RAM."""
+    ref = os.path.join(mdir, "reference")
+    os.makedirs(ref, exist_ok=True)
+    xp = os.path.join(ref, "input_0.npy")
+    np.save(xp, ctx["image"])
+    sh([os.path.join(ctx["bin"], "nnl-run"), os.path.join(mdir, "model.json"), "--input", xp, "-o",
+        os.path.join(ref, "output_0.npy")])
+    args = types.SimpleNamespace(workdir=ctx["work"], samples=1, mcu_samples=1, big_samples=1)
+    res = rb.run_cell(mdir, "quant-" + tag, rb.make_targets()["thumbv7em"], args,
+                      os.path.join(ctx["bin"], "nnllc"))
+    if integer:
+        res = rq.exact(res, mdir)
+    if res["status"] != rb.PASS:
+        raise RuntimeError(f"{tag} on the Cortex-M4: {res['status']} {res['note']}")
+    return {"m4_instr": res["instr"], "flash": res["text"] + res["rodata"], "text": res["text"],
+            "rodata": res["rodata"], "arena": res["arena"], "stack": res["stack"]}
 
 
 def main():
@@ -120,8 +150,15 @@ def main():
         sh([os.path.join(REPO, "frontend", "pytorch", "nnl-export"),
             os.path.join(REPO, "examples", "fashion_mnist", "model.py") + ":FashionCNN", "--weights",
             os.path.join(REPO, "examples", "fashion_mnist", "fashion_cnn.pt"), "--input-shape", "1,1,28,28", "-o", base])
+    with gzip.open(IMAGES, "rb") as f:
+        raw = f.read()
+    image = (np.frombuffer(raw, dtype=np.uint8, offset=16)[:784].reshape(1, 1, 28, 28).astype(np.float32) /
+             np.float32(255.0))
     ctx = {"bin": os.path.join(os.path.abspath(a.build), "bin"), "work": work, "base": base,
-           "calib_size": a.calib_size, "limit": a.limit}
+           "calib_size": a.calib_size, "limit": a.limit, "image": image}
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    from targets import model_macs
+    ctx["macs"] = model_macs(os.path.join(base, "model.json"))
     with concurrent.futures.ThreadPoolExecutor(a.jobs) as ex:
         rows = list(ex.map(lambda p: run_point(p, ctx), POINTS))
     json.dump(rows, open(os.path.join(work, "quantization.json"), "w"), indent=1)
@@ -134,39 +171,46 @@ def main():
           (a.calib_size, a.calib_size),
           "accuracy: `nnl-run --eval-idx` on the %d test images (the reference interpreter, which computes the" % n,
           "integer graph bit-exactly as docs/quantization.md specifies).", "",
-          "Flash = bytes of constant data (weights + biases; code size is added when the integer lowering lands).",
-          "Arena = peak live activation bytes over the op order (no in-place reuse), input and output included.", "",
-          "| scheme | calibration | top-1 % | drop (points) | flash (bytes) | vs float | arena (bytes) |",
-          "|---|---|---:|---:|---:|---:|---:|"]
+          "Cortex-M4: `nnllc -march=thumbv7em -mcpu=cortex-m4`, run on QEMU mps2-an386 on the first test image",
+          "(test/targets/run_bank.py's recipe; the output matches nnl-run's, bit for bit for the integer schemes).",
+          "Instructions per inference from QEMU -icount (deterministic); MACs per inference: %s." % format(ctx["macs"], ","),
+          "Flash = .text + .rodata of the model object (code + weights + requantization tables), measured;",
+          "constant data = the weights and biases as stored in the model. RAM = the planned arena + the measured stack.", "",
+          "| scheme | calibration | top-1 % | drop (points) | M4 instr / inference | instr / MAC | flash (bytes) | vs float "
+          "| constant data (bytes) | RAM (bytes) |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        md.append("| %s | %s | %.2f | %+.2f | %d | %.2fx | %d |" % (
-            r["scheme"], r["method"], r["top1"], r["top1"] - f0["top1"], r["flash"], f0["flash"] / r["flash"],
-            r["arena"]))
+        md.append("| %s | %s | %.2f | %+.2f | %s | %.2f | %s | %.2fx | %s | %s |" % (
+            r["scheme"], r["method"], r["top1"], r["top1"] - f0["top1"], format(r["m4_instr"], ","),
+            r["m4_instr"] / ctx["macs"], format(r["flash"], ","), f0["flash"] / r["flash"], format(r["consts"], ","),
+            format(r["arena"] + (r["stack"] or 0), ",")))
     best8 = max((r for r in rows if r["scheme"] == "int8 per-channel"), key=lambda r: r["top1"])
     md += ["", "Goal (issue 6): int8 per-channel within 1.0 point of float: best %.2f %% (%s) vs %.2f %% -> %s." % (
         best8["top1"], best8["method"], f0["top1"], "met" if f0["top1"] - best8["top1"] <= 1.0 else "NOT met"),
-        "", "![accuracy vs flash](quantization.png)", ""]
+        "", "![accuracy vs flash and vs Cortex-M4 instructions](quantization.png)", ""]
     os.makedirs(DOCS, exist_ok=True)
     open(os.path.join(DOCS, "quantization.md"), "w").write("\n".join(md))
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for scheme, mk in [("float32", "o"), ("int16x8", "s"), ("int8 per-channel", "^"), ("int8 per-tensor", "v"),
-                           ("int4 weights", "D")]:
-            pts = [r for r in rows if r["scheme"] == scheme]
-            ax.scatter([r["flash"] / 1024 for r in pts], [r["top1"] for r in pts], marker=mk, label=scheme)
-            for r in pts:
-                if r["method"] != "-":
-                    ax.annotate(r["method"], (r["flash"] / 1024, r["top1"]), fontsize=7, xytext=(4, 0),
-                                textcoords="offset points")
-        ax.axhline(f0["top1"] - 1.0, color="grey", ls=":", lw=1, label="float - 1 point")
-        ax.set_xscale("log")
-        ax.set_xlabel("flash: constant data (KiB, log)")
-        ax.set_ylabel("top-1 accuracy (%%, %d test images)" % n)
-        ax.set_title("Fashion-MNIST CNN: quantization schemes and calibration")
-        ax.legend(fontsize=8)
+        fig, axs = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+        for ax, key, scale, xlabel in [
+                (axs[0], "flash", 1 / 1024, "flash: .text + .rodata of the M4 object (KiB)"),
+                (axs[1], "m4_instr", 1e-6, "Cortex-M4 instructions per inference (millions, QEMU -icount)")]:
+            for scheme, mk in [("float32", "o"), ("int16x8", "s"), ("int8 per-channel", "^"),
+                               ("int8 per-tensor", "v"), ("int4 weights", "D")]:
+                pts = [r for r in rows if r["scheme"] == scheme]
+                ax.scatter([r[key] * scale for r in pts], [r["top1"] for r in pts], marker=mk, label=scheme)
+                for r in pts:
+                    if r["method"] != "-":
+                        ax.annotate(r["method"], (r[key] * scale, r["top1"]), fontsize=7, xytext=(4, 0),
+                                    textcoords="offset points")
+            ax.axhline(f0["top1"] - 1.0, color="grey", ls=":", lw=1, label="float - 1 point")
+            ax.set_xlabel(xlabel)
+        axs[0].set_ylabel("top-1 accuracy (%%, %d test images)" % n)
+        axs[0].legend(fontsize=8)
+        fig.suptitle("Fashion-MNIST CNN: quantization schemes and calibration")
         fig.tight_layout()
         fig.savefig(os.path.join(DOCS, "quantization.png"), dpi=110)
     except ImportError:

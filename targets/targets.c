@@ -197,3 +197,41 @@ const char *target_cpu_names(const Target *t, char *buf, int size)
 			append(buf, size, &len, *c);
 	return buf;
 }
+
+/* the last "+name" or "-name" in a comma-separated feature list: 1, 0, or -1 if absent */
+static int feature_state(const char *features, const char *name)
+{
+	int st = -1;
+	size_t n = strlen(name);
+	for (const char *f = features; f && *f;) {
+		const char *e = strchr(f, ',');
+		size_t len = e ? (size_t)(e - f) : strlen(f);
+		if (len == n + 1 && (f[0] == '+' || f[0] == '-') && strncmp(f + 1, name, n) == 0)
+			st = f[0] == '+';
+		f = e ? e + 1 : f + len;
+	}
+	return st;
+}
+
+int target_feature(const char *features, const char *name)
+{
+	return feature_state(features, name);
+}
+
+int target_has_dsp(const char *triple, const char *cpu, const char *features)
+{
+	if (!triple)
+		return 0;
+	int st = feature_state(features, "dsp");
+	if (st >= 0)
+		return st;
+	if (strncmp(triple, "thumbv7em", 9) == 0 || strncmp(triple, "armv7em", 7) == 0)
+		return 1;
+	if (strncmp(triple, "thumbv8m.main", 13) == 0 || strncmp(triple, "thumbv8.1m.main", 15) == 0) {
+		static const char *const with[] = {"cortex-m33", "cortex-m35p", "cortex-m52", "cortex-m55", "cortex-m85"};
+		for (size_t i = 0; cpu && i < sizeof with / sizeof *with; i++)
+			if (strcmp(cpu, with[i]) == 0)
+				return 1;
+	}
+	return 0;
+}

@@ -30,6 +30,16 @@ typedef struct Target {
 	const char *const *cpus; /* valid -mcpu values, NULL-terminated */
 } Target;
 
+/* Does code for this triple, cpu and feature string (the row's and the
+ * user's -mattr joined, later entries win) have the Arm DSP extension (SMLAD,
+ * SXTB16, ...)? Armv7E-M always; Armv8-M/8.1-M Mainline with a core that has
+ * it or "+dsp"; never with a later "-dsp". The int8 lowering uses dual 16-bit
+ * MACs where this holds (codegen/lower_quant.c). */
+int target_has_dsp(const char *triple, const char *cpu, const char *features);
+/* The last "+name" or "-name" in a comma-separated feature list: 1, 0, or -1
+ * when the list does not name it. */
+int target_feature(const char *features, const char *name);
+
 /* The table, in the order --help lists it. */
 int target_count(void);
 const Target *target_at(int i);

@@ -1,7 +1,8 @@
 /* nnllc — the model compiler, llc-style:
  *   nnllc model.json -march=thumbv7em -mcpu=cortex-m4 -filetype=obj -o model.o
  * writes model.o and model.h beside it. The pipeline, top to bottom:
- *   flags → target check → json_load_model → lower_model → loop_verify
+ *   flags → target check → json_load_model → lower_model_opts (the target's
+ *   LowerOptions) → loop_verify
  *   → cg_compile (LLVM) → cg_write_header.
  * Only this file prints and exits; everything below returns a status with
  * messages in a Diag. Exit status: 0 success, 1 error, 2 bad command line.
@@ -350,7 +351,12 @@ int main(int argc, char **argv)
 	m = json_load_model(model, &d);
 	if (!m)
 		goto done;
-	p = lower_model(m, &d);
+	{
+		LowerOptions lo;
+		if (cg_lower_options(&o, &lo, &d) < 0)
+			goto done;
+		p = lower_model_opts(m, &lo, &d);
+	}
 	if (!p)
 		goto done;
 	{

@@ -181,6 +181,52 @@ static const char *of_helper(CCtx *c, LType t)
 	return n;
 }
 
+/* dot2, sxtb16, sxtb16h (ir/loop.h): "nnl_dot2", "nnl_smlad" (acc + dot2),
+ * "nnl_sxtb16", "nnl_sxtb16h". Portable C, and the ACLE intrinsics where the
+ * compiler says the target has the Arm DSP instructions (__ARM_FEATURE_SIMD32:
+ * gcc and clang for Cortex-M4/M7/M33), which compute the same bits. */
+static const char *pair_helper(CCtx *c, const char *what)
+{
+	static char n[32];
+	const char *of = of_helper(c, LT_I32);
+	char ofc[32];
+	snprintf(ofc, sizeof ofc, "%s", of);
+	if (fresh_helper(c, "nnl_pairs") == 1)
+		co_fmt(&c->help,
+		       "/* Two signed 16-bit halves in an int32 (ARM SMLAD/SMUAD/SXTB16 semantics,\n"
+		       " * wrapping to 32 bits); the DSP instructions where the target has them. */\n"
+		       "#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32\n"
+		       "#include <arm_acle.h>\n"
+		       "#define NNL_SIMD32 1\n"
+		       "#else\n"
+		       "#define NNL_SIMD32 0\n"
+		       "#endif\n"
+		       "static inline int32_t nnl_h16(uint32_t u)\n{\n\tu &= 0xffffu;\n"
+		       "\treturn (int32_t)u - (int32_t)((u & 0x8000u) << 1);\n}\n"
+		       "static inline uint32_t nnl_b8(uint32_t u)\n{\n\tu &= 0xffu;\n"
+		       "\treturn (uint32_t)((int32_t)u - (int32_t)((u & 0x80u) << 1)) & 0xffffu;\n}\n"
+		       "static inline int32_t nnl_dot2(int32_t a, int32_t b)\n{\n"
+		       "#if NNL_SIMD32\n\treturn __smuad(a, b);\n#else\n"
+		       "\tuint32_t ua = (uint32_t)a, ub = (uint32_t)b;\n"
+		       "\treturn %s((uint32_t)(nnl_h16(ua) * nnl_h16(ub)) + (uint32_t)(nnl_h16(ua >> 16) * nnl_h16(ub >> 16)));\n"
+		       "#endif\n}\n"
+		       "static inline int32_t nnl_smlad(int32_t a, int32_t b, int32_t acc)\n{\n"
+		       "#if NNL_SIMD32\n\treturn __smlad(a, b, acc);\n#else\n"
+		       "\treturn %s((uint32_t)acc + (uint32_t)nnl_dot2(a, b));\n"
+		       "#endif\n}\n"
+		       "static inline int32_t nnl_sxtb16(int32_t x)\n{\n"
+		       "#if NNL_SIMD32\n\treturn __sxtb16(x);\n#else\n"
+		       "\tuint32_t u = (uint32_t)x;\n\treturn %s(nnl_b8(u) | nnl_b8(u >> 16) << 16);\n"
+		       "#endif\n}\n"
+		       "static inline int32_t nnl_sxtb16h(int32_t x)\n{\n"
+		       "#if NNL_SIMD32\n\treturn __sxtb16(%s((uint32_t)x >> 8 | (uint32_t)x << 24));\n#else\n"
+		       "\tuint32_t u = (uint32_t)x;\n\treturn %s(nnl_b8(u >> 8) | nnl_b8(u >> 24) << 16);\n"
+		       "#endif\n}\n\n",
+		       ofc, ofc, ofc, ofc, ofc);
+	snprintf(n, sizeof n, "nnl_%s", what);
+	return n;
+}
+
 /* "(W)(U)a" / "(W)a" */
 static void widen(COut *o, LType t, const char *v)
 {
@@ -521,6 +567,20 @@ static void bin(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 	const LExpr *a = e->a, *b = e->b;
 	switch ((LBinOp)e->op) {
 	case LO_ADD:
+		if (t == LT_I32 && (b->kind == LE_BIN && b->op == LO_DOT2 ? 1 : a->kind == LE_BIN && a->op == LO_DOT2)) {
+			/* add(acc, dot2(x, y)): one smlad */
+			const LExpr *dp = b->kind == LE_BIN && b->op == LO_DOT2 ? b : a, *acc = dp == b ? a : b;
+			co_str(o, pair_helper(c, "smlad"));
+			co_str(o, "(");
+			cc_expr(c, o, dp->a, in_index, 0);
+			co_str(o, ", ");
+			cc_expr(c, o, dp->b, in_index, 0);
+			co_str(o, ", ");
+			cc_expr(c, o, acc, in_index, 0);
+			co_str(o, ")");
+			return;
+		}
+		/* fall through */
 	case LO_SUB:
 	case LO_MUL: {
 		int mul = e->op == LO_MUL;
@@ -571,6 +631,7 @@ static void bin(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 		return;
 	}
 	case LO_POW: call2(c, o, t == LT_F32 ? "powf" : "pow", a, b, in_index); return;
+	case LO_DOT2: call2(c, o, pair_helper(c, "dot2"), a, b, in_index); return;
 	default:
 		diag_add(c->d, "C backend: unknown binary op %d", e->op);
 		c->error = 1;
@@ -629,6 +690,8 @@ static void un(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 		return;
 	}
 	case LU_ROUND: call1(c, o, roundeven_helper(c, t), e->a, in_index); return;
+	case LU_SXTB16:
+	case LU_SXTB16H: call1(c, o, pair_helper(c, e->op == LU_SXTB16 ? "sxtb16" : "sxtb16h"), e->a, in_index); return;
 	default:
 		diag_add(c->d, "C backend: unknown unary op %d", e->op);
 		c->error = 1;

@@ -150,6 +150,7 @@ int cg_compile_to_memory(const LProgram *p, const CgOptions *o, char **out, size
 	CgCtx c = {.p = p, .o = o, .d = d};
 	if (cg_resolve_target(o, &c.ts, d) < 0)
 		return -1;
+	c.dsp = target_has_dsp(c.ts.triple, c.ts.cpu, c.ts.features);
 	int rc = -1;
 	c.tm = cg_create_target_machine(&c.ts, o->opt, d);
 	c.slot = nnl_calloc((size_t)p->n_vars + 1, sizeof *c.slot);

@@ -28,8 +28,14 @@
  * buffer anyway, and nsw lets LLVM widen indices to 64 bits once per loop
  * instead of sign-extending at every access.
  * Float ops carry fast-math flags only when asked (-fp-reassoc, -fp-contract).
+ *   dot2, sxtb16, sxtb16h (i32 holding two 16-bit halves, ir/loop.h): on Arm
+ *                  with the DSP extension llvm.arm.smuad / llvm.arm.sxtb16 (of
+ *                  a rotate by 8 for sxtb16h, which ISel folds into the
+ *                  instruction's ror #8), and add(acc, dot2(a, b)) is one
+ *                  llvm.arm.smlad; elsewhere shifts, multiplies and adds.
  */
 #include "llvm_internal.h"
+#include "loop_text.h"
 
 #include <string.h>
 
@@ -186,6 +192,47 @@ static LLVMValueRef cast(CgCtx *c, const LExpr *e, LLVMValueRef a)
 	return a; /* same width, other signedness: same bits */
 }
 
+static LLVMValueRef k32(CgCtx *c, int v)
+{
+	return LLVMConstInt(LLVMInt32TypeInContext(c->ctx), (unsigned long long)(unsigned)v, 0);
+}
+
+/* the signed 16-bit half of an i32 as i32 (hi: bits 16..31) */
+static LLVMValueRef half16(CgCtx *c, LLVMValueRef a, int hi)
+{
+	if (!hi)
+		a = LLVMBuildShl(c->b, a, k32(c, 16), "");
+	return LLVMBuildAShr(c->b, a, k32(c, 16), "");
+}
+
+static LLVMValueRef dot2(CgCtx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
+{
+	if (c->dsp) {
+		LLVMValueRef args[3] = {a, b, acc};
+		return intrinsic(c, acc ? "llvm.arm.smlad" : "llvm.arm.smuad", NULL, 0, args, acc ? 3 : 2);
+	}
+	LLVMValueRef s = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, half16(c, a, 0), half16(c, b, 0), ""),
+	                              LLVMBuildMul(c->b, half16(c, a, 1), half16(c, b, 1), ""), "");
+	return acc ? LLVMBuildAdd(c->b, acc, s, "") : s;
+}
+
+static LLVMValueRef sxtb16(CgCtx *c, LLVMValueRef a, int high)
+{
+	if (c->dsp) {
+		if (high) {
+			LLVMTypeRef t = LLVMTypeOf(a);
+			LLVMValueRef args[3] = {a, a, k32(c, 8)};
+			a = intrinsic(c, "llvm.fshr", &t, 1, args, 3);
+		}
+		return intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &a, 1);
+	}
+	/* byte 0 (1) and byte 2 (3), each sign-extended to 16 bits */
+	LLVMValueRef lo = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, a, k32(c, high ? 16 : 24), ""), k32(c, 24), "");
+	LLVMValueRef hi = high ? LLVMBuildAShr(c->b, a, k32(c, 24), "")
+	                       : LLVMBuildAShr(c->b, LLVMBuildShl(c->b, a, k32(c, 8), ""), k32(c, 24), "");
+	return LLVMBuildOr(c->b, LLVMBuildAnd(c->b, lo, k32(c, 0xffff), ""), LLVMBuildShl(c->b, hi, k32(c, 16), ""), "");
+}
+
 static LLVMValueRef bin(CgCtx *c, const LExpr *e, LLVMValueRef a, LLVMValueRef b, int in_index)
 {
 	LType t = e->a->type;
@@ -266,6 +313,10 @@ static LLVMValueRef bin(CgCtx *c, const LExpr *e, LLVMValueRef a, LLVMValueRef b
 			return LLVMBuildFCmp(c->b, fp[k], a, b, "");
 		return LLVMBuildICmp(c->b, sg ? sp[k] : up[k], a, b, "");
 	}
+	case LO_DOT2:
+		if (t != LT_I32)
+			return cg_fail(c, "loop IR: dot2 of %s (i32 only)", ltype_name(t));
+		return dot2(c, a, b, NULL);
 	case LO_POW:
 		if (!fl)
 			return cg_fail(c, "loop IR: pow on %s (floats only)", ltype_name(t));
@@ -278,6 +329,9 @@ static LLVMValueRef un(CgCtx *c, const LExpr *e, LLVMValueRef a)
 {
 	LType t = e->a->type;
 	int fl = ltype_is_float(t);
+	if (e->op == LU_SXTB16 || e->op == LU_SXTB16H)
+		return t == LT_I32 ? sxtb16(c, a, e->op == LU_SXTB16H)
+		                   : cg_fail(c, "loop IR: %s of %s (i32 only)", loop_un_name(e->op), ltype_name(t));
 	if (!fl && e->op >= LU_EXP)
 		return cg_fail(c, "loop IR: unary op %d on %s (floats only)", e->op, ltype_name(t));
 	switch ((LUnOp)e->op) {
@@ -361,6 +415,16 @@ LLVMValueRef cg_expr(CgCtx *c, const LExpr *e, int in_index)
 		return v;
 	}
 	case LE_BIN: {
+		if (e->op == LO_ADD && e->type == LT_I32 && !in_index) {
+			/* add(acc, dot2(x, y)) or add(dot2(x, y), acc): one smlad */
+			const LExpr *dp = e->b->kind == LE_BIN && e->b->op == LO_DOT2 ? e->b
+			                  : e->a->kind == LE_BIN && e->a->op == LO_DOT2 ? e->a : NULL;
+			if (dp && dp->a->type == LT_I32 && dp->b->type == LT_I32) {
+				LLVMValueRef acc = cg_expr(c, dp == e->b ? e->a : e->b, 0);
+				LLVMValueRef x = acc ? cg_expr(c, dp->a, 0) : NULL, y = x ? cg_expr(c, dp->b, 0) : NULL;
+				return y ? dot2(c, x, y, acc) : NULL;
+			}
+		}
 		LLVMValueRef a = cg_expr(c, e->a, in_index), b = a ? cg_expr(c, e->b, in_index) : NULL;
 		if (!b)
 			return NULL;

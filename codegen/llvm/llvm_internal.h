@@ -39,6 +39,7 @@ typedef struct CgCtx {
 	LLVMValueRef wpayload;  /* -weights=external: the blob's payload (weights + header size) */
 	uint32_t whash, wbytes; /* -weights=external: model hash, payload bytes */
 	int error;              /* set once a message was added to d */
+	int dsp;                /* Arm DSP extension: dot2/sxtb16 as smlad/smuad/sxtb16 */
 	void *di_builder;       /* --estimate: LLVMDIBuilderRef */
 	void *di_scope;         /* --estimate: the function's DISubprogram (LLVMMetadataRef) */
 } CgCtx;

@@ -245,6 +245,21 @@ int cg_check_target(const CgOptions *o, Diag *d)
 	return 0;
 }
 
+int cg_lower_options(const CgOptions *o, LowerOptions *lo, Diag *d)
+{
+	CgTargetSpec ts;
+	memset(lo, 0, sizeof *lo);
+	if (cg_resolve_target(o, &ts, d) < 0)
+		return -1;
+	lo->dsp = target_has_dsp(ts.triple, ts.cpu, ts.features);
+	/* vector registers: the table's x86-64, aarch64 and native rows, RISC-V with +v */
+	lo->vec = !lo->dsp && ((ts.row && ts.row->vector_bits >= 128) || target_feature(ts.features, "v") == 1);
+	if (getenv("NNL_NOVEC"))
+		lo->vec = 0;
+	cg_target_spec_free(&ts);
+	return 0;
+}
+
 const Target *cg_host_target(void)
 {
 	char *host = LLVMGetDefaultTargetTriple();

@@ -114,6 +114,7 @@ static LExpr *fold_bin(Fold *f, LExpr *e)
 		case LO_GE: r = x >= y; break;
 		case LO_EQ: r = x == y; break;
 		case LO_NE: r = x != y; break;
+		case LO_DOT2: r = loop_dot2((int32_t)x, (int32_t)y); break;
 		default: return e;
 		}
 		return ik(f, cmp ? LT_I1 : t, r);
@@ -183,6 +184,7 @@ static LExpr *fold_un(Fold *f, LExpr *e)
 	case LU_NEG: return ik(f, t, ltype_wrap(t, (int64_t)(0 - u)));
 	case LU_ABS: return ik(f, t, ltype_wrap(t, a->ival < 0 ? (int64_t)(0 - u) : a->ival));
 	case LU_NOT: return ik(f, t, ltype_wrap(t, ~a->ival));
+	case LU_SXTB16: case LU_SXTB16H: return ik(f, t, loop_sxtb16((int32_t)a->ival, e->op == LU_SXTB16H));
 	default: return e;
 	}
 }

@@ -92,6 +92,11 @@ def make_targets(x86_march="native"):
         Target("riscv64", ["-march=riscv64", "-mattr=+m,+a,+f,+d,+c"], ["riscv64-linux-gnu-gcc", "-static"],
                linux_board, lambda elf: ["qemu-riscv64", "-L", "/usr/riscv64-linux-gnu", elf],
                ["riscv64-linux-gnu-gcc", "qemu-riscv64"], False, 600),
+        # RV64GC + the vector extension 1.0 (VLEN 128 in QEMU): code LLVM vectorizes with RVV
+        Target("riscv64v", ["-march=riscv64", "-mattr=+m,+a,+f,+d,+c,+v"], ["riscv64-linux-gnu-gcc", "-static"],
+               linux_board, lambda elf: ["qemu-riscv64", "-cpu", "rv64,v=true,vlen=128,elen=64,vext_spec=v1.0",
+                                         "-L", "/usr/riscv64-linux-gnu", elf],
+               ["riscv64-linux-gnu-gcc", "qemu-riscv64"], False, 600),
         Target("thumbv7em", ["-march=thumbv7em", "-mcpu=cortex-m4"],
                ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
                [os.path.join(BOARDS, "mps2-an386", "startup.c")],
@@ -592,7 +597,7 @@ def parse_args(argv=None, description=__doc__, extra=()):
     for flag, kw in extra:
         ap.add_argument(flag, **kw)
     ap.add_argument("--targets", default="x86-64,aarch64,riscv64,thumbv7em,riscv32",
-                    help="comma-separated subset of x86-64,aarch64,riscv64,thumbv7em,riscv32")
+                    help="comma-separated subset of x86-64,aarch64,riscv64,riscv64v (RVV),thumbv7em,riscv32")
     ap.add_argument("--models", default="", help="comma-separated bank class names (default: all)")
     ap.add_argument("--samples", type=int, default=2, help="reference samples per model on hosted targets")
     ap.add_argument("--mcu-samples", type=int, default=1, help="reference samples per model on thumbv7em/riscv32")

@@ -114,7 +114,7 @@ def exact(res, qdir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--targets", default="x86-64,aarch64,riscv64,thumbv7em,riscv32")
+    ap.add_argument("--targets", default="x86-64,aarch64,riscv64,riscv64v,thumbv7em,riscv32")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--scheme", default="int8", choices=["int8", "int16x8", "int4"])
     ap.add_argument("--backend", choices=["llvm", "c"], default="llvm")

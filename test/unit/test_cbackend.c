@@ -429,6 +429,27 @@ static void test_integer_casts(void **state)
 	           ints);
 }
 
+/* dot2, sxtb16, sxtb16h and the add(acc, dot2) SMLAD form on every pair of
+ * inputs: portable helpers on the host, the ACLE intrinsics where
+ * arm-none-eabi-gcc compiles for the Cortex-M4 (compile-only there). */
+static void test_packed_pairs(void **state)
+{
+	check_eval("program pairs\n"
+	           "buffer x: input i32[36] align 16\n"
+	           "buffer y: output i32[180] align 16\n"
+	           "for i in 0..36 {\n"
+	           "  let a: i32 = load x[i]\n"
+	           "  let b: i32 = load x[rem(add(mul(i, 7), 3), 36)]\n"
+	           "  let o: i32 = mul(i, 5)\n"
+	           "  store y[o] = dot2(a, b)\n"
+	           "  store y[add(o, 1)] = add(a, dot2(b, a))\n"
+	           "  store y[add(o, 2)] = add(dot2(a, a), b)\n"
+	           "  store y[add(o, 3)] = sxtb16(a)\n"
+	           "  store y[add(o, 4)] = sxtb16h(b)\n"
+	           "}\n",
+	           ints);
+}
+
 static void test_loops_near_int32_max(void **state)
 {
 	/* constant bounds: step 3 from INT32_MAX - 7 (3 trips, the 4th increment
@@ -684,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_round_and_saturating_casts),
 		cmocka_unit_test(test_integer_wrap_every_width),
 		cmocka_unit_test(test_integer_casts),
+		cmocka_unit_test(test_packed_pairs),
 		cmocka_unit_test(test_loops_near_int32_max),
 		cmocka_unit_test(test_float_math_and_constants),
 		cmocka_unit_test(test_select_if_i1_and_range_ends),

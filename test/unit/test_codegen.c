@@ -424,6 +424,154 @@ static void test_dense_runs_cortex_m4(void **state)
 	loop_free(p);
 }
 
+/* ---- packed 16-bit pairs: dot2, sxtb16, sxtb16h ---------------------------
+ * Input: NPAIR groups of 4 small integers (as floats): a = (x0, x1) and
+ * b = (x2, x3) packed as 16-bit halves. Outputs per group, each an exact
+ * float: dot2(a, b) and add(a, dot2(a, b)) (the SMLAD form) split into their
+ * high (signed) and low 16 bits, sxtb16(a) and sxtb16h(a) as 32-bit values
+ * split the same way. The reference is ir/loop.h's loop_dot2/loop_sxtb16,
+ * which the interpreter uses; on Cortex-M4 the code must be SMLAD/SMUAD/
+ * SXTB16, on x86-64 the portable expansion. */
+enum { NPAIR = 8, NPOUT = 8 };
+static const float PX[NPAIR * 4] = {
+	-32768, -32768, -32768, -32768, /* 2·2^30: wraps to INT32_MIN */
+	32767, -32768, 32767, 32767,    1, 2, 3, 4,   -1, -1, -1, -1,   0x7f80, 0x0080, -0x0081, 0x1234,
+	-200, 300, 45, -77,             12345, -23456, -31000, 999,   0, -32768, 32767, 0,
+};
+
+static LProgram *pairs(void)
+{
+	LProgram *p = loop_new("pairs");
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, NPAIR * 4);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, NPAIR * NPOUT);
+	int i = loop_add_var(p, "i", LT_I32, 1);
+	int a = loop_add_var(p, "a", LT_I32, 0), b = loop_add_var(p, "b", LT_I32, 0);
+	LStmt *f = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, NPAIR), 1);
+#define X(k) le_cast(p, LT_I32, le_load(p, x, le_add(p, le_mul_k(p, le_var(p, i), 4), le_i32(p, k))), 0)
+#define PK(lo, hi) le_bin(p, LO_OR, le_bin(p, LO_AND, lo, le_i32(p, 0xffff)), le_bin(p, LO_SHL, hi, le_i32(p, 16)))
+	ls_let(p, &f->body, a, PK(X(0), X(1)));
+	ls_let(p, &f->body, b, PK(X(2), X(3)));
+	LExpr *vals[4] = {
+		le_bin(p, LO_DOT2, le_var(p, a), le_var(p, b)),
+		le_bin(p, LO_ADD, le_var(p, a), le_bin(p, LO_DOT2, le_var(p, a), le_var(p, b))),
+		le_un(p, LU_SXTB16, le_var(p, a)),
+		le_un(p, LU_SXTB16H, le_var(p, b)),
+	};
+	for (int k = 0; k < 4; k++) {
+		int v = loop_new_var(p, "v", LT_I32, 0);
+		ls_let(p, &f->body, v, vals[k]);
+		LExpr *hi = le_bin(p, LO_SHR, le_var(p, v), le_i32(p, 16));
+		LExpr *lo = le_bin(p, LO_AND, le_var(p, v), le_i32(p, 0xffff));
+		ls_store(p, &f->body, y, le_add(p, le_mul_k(p, le_var(p, i), NPOUT), le_i32(p, 2 * k)), le_cast(p, LT_F32, hi, 0));
+		ls_store(p, &f->body, y, le_add(p, le_mul_k(p, le_var(p, i), NPOUT), le_i32(p, 2 * k + 1)),
+		         le_cast(p, LT_F32, lo, 0));
+	}
+#undef X
+#undef PK
+	return p;
+}
+
+static void pairs_ref(float *y)
+{
+	for (int i = 0; i < NPAIR; i++) {
+		const float *x = PX + 4 * i;
+		int32_t a = (int32_t)(((uint32_t)(int32_t)x[0] & 0xffffu) | (uint32_t)(int32_t)x[1] << 16);
+		int32_t b = (int32_t)(((uint32_t)(int32_t)x[2] & 0xffffu) | (uint32_t)(int32_t)x[3] << 16);
+		int32_t v[4] = {loop_dot2(a, b), (int32_t)((uint32_t)a + (uint32_t)loop_dot2(a, b)), loop_sxtb16(a, 0),
+		                loop_sxtb16(b, 1)};
+		for (int k = 0; k < 4; k++) {
+			y[i * NPOUT + 2 * k] = (float)(v[k] >> 16);
+			y[i * NPOUT + 2 * k + 1] = (float)(v[k] & 0xffff);
+		}
+	}
+}
+
+static void check_pairs(const char *march, const Runner *r, const char *name)
+{
+	LProgram *p = pairs();
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(loop_verify(p, &d), 0);
+	/* the interpreter first */
+	float y[NPAIR * NPOUT], ref[NPAIR * NPOUT];
+	pairs_ref(ref);
+	assert_int_equal(loop_eval(p, PX, y, &d), 0);
+	assert_memory_equal(y, ref, sizeof y);
+	CgOptions o = opts(march, CG_FILE_OBJ);
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s.o", tmpdir, name);
+	assert_int_equal(compile(p, &o, path, &d), 0);
+	write_header(p, name);
+	int sn, sa;
+	memset(y, 0, sizeof y);
+	assert_int_equal(run_on(r, name, PX, NPAIR * 4, y, NPAIR * NPOUT, &sn, &sa, 0), 0);
+	for (int i = 0; i < NPAIR * NPOUT; i++) {
+		if (y[i] != ref[i])
+			fprintf(stderr, "%s: group %d output %d: got %.9g expected %.9g\n", march, i / NPOUT, i % NPOUT, y[i], ref[i]);
+		assert_true(y[i] == ref[i]);
+	}
+	diag_free(&d);
+	loop_free(p);
+}
+
+static void test_pairs_run(void **state) { check_pairs("x86-64", &host, "pairs"); }
+
+static void test_pairs_run_cortex_m4(void **state)
+{
+	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
+		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
+		skip();
+	}
+	check_pairs("thumbv7em", &mps2, "pairs_m4");
+}
+
+static char *emit(const LProgram *p, const char *march, const char *cpu, CgFileType ft, size_t *len);
+
+/* Cortex-M4 (DSP): the instructions themselves; Cortex-M0+ and x86-64
+ * (no DSP) and thumbv7em with -mattr=-dsp: none of them. */
+static void test_pairs_instructions(void **state)
+{
+	LProgram *p = pairs();
+	size_t n;
+	char *s = emit(p, "thumbv7em", NULL, CG_FILE_ASM, &n);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "smuad"));
+	assert_non_null(strstr(s, "smlad"));
+	assert_non_null(strstr(s, "sxtb16"));
+	assert_non_null(strstr(s, "ror #8"));
+	free(s);
+	const char *no[] = {"thumbv6m", "x86-64"};
+	for (int k = 0; k < 2; k++) {
+		s = emit(p, no[k], NULL, CG_FILE_ASM, &n);
+		assert_non_null(s);
+		assert_null(strstr(s, "smlad"));
+		assert_null(strstr(s, "sxtb16"));
+		free(s);
+	}
+	CgOptions o = opts("thumbv7em", CG_FILE_ASM);
+	o.mattr = "-dsp";
+	char *out = NULL;
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(cg_compile_to_memory(p, &o, &out, &n, &d), 0);
+	assert_null(strstr(out, "smlad"));
+	assert_null(strstr(out, "sxtb16"));
+	free(out);
+	/* the lowering's view of the same targets */
+	LowerOptions lo;
+	assert_int_equal(cg_lower_options(&o, &lo, &d), 0);
+	assert_int_equal(lo.dsp, 0);
+	o.mattr = NULL;
+	assert_int_equal(cg_lower_options(&o, &lo, &d), 0);
+	assert_int_equal(lo.dsp, 1);
+	assert_int_equal(target_has_dsp("thumbv8m.main-none-eabihf", "cortex-m33", "+fp-armv8d16sp"), 1);
+	assert_int_equal(target_has_dsp("thumbv8m.main-none-eabihf", "cortex-m33", "+fp-armv8d16sp,-dsp"), 0);
+	assert_int_equal(target_has_dsp("thumbv6m-none-eabi", "cortex-m0plus", ""), 0);
+	assert_int_equal(target_has_dsp("riscv32-unknown-elf", "generic-rv32", "+m,+dsp"), 1); /* as asked */
+	diag_free(&d);
+	loop_free(p);
+}
+
 /* ---- every target, every output kind ------------------------------------- */
 
 static void test_every_target_emits(void **state)
@@ -636,6 +784,9 @@ int main(void)
 		cmocka_unit_test(test_strided_loop_stops),
 		cmocka_unit_test(test_elementwise_runs_cortex_m4),
 		cmocka_unit_test(test_dense_runs_cortex_m4),
+		cmocka_unit_test(test_pairs_run),
+		cmocka_unit_test(test_pairs_run_cortex_m4),
+		cmocka_unit_test(test_pairs_instructions),
 		cmocka_unit_test(test_every_target_emits),
 		cmocka_unit_test(test_thumb_float_abi),
 		cmocka_unit_test(test_riscv_float_abi_flags),

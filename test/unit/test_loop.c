@@ -273,6 +273,10 @@ static void test_roundtrip_all(void **state)
 	}
 	for (int op = LU_NEG; op <= LU_ROUND; op++)
 		ls_set(p, &f->body, op == LU_NOT ? n : x, le_un(p, (LUnOp)op, le_var(p, op == LU_NOT ? n : x)));
+	/* the packed-pair ops (i32 only) */
+	ls_set(p, &f->body, ld, le_bin(p, LO_DOT2, le_var(p, ld), le_i32(p, 0x10002)));
+	ls_set(p, &f->body, ld, le_un(p, LU_SXTB16, le_var(p, ld)));
+	ls_set(p, &f->body, ld, le_un(p, LU_SXTB16H, le_var(p, ld)));
 	double specials[] = {INFINITY, -INFINITY, NAN, -0.0, 1e-45, 3.4028234663852886e38, 16777217.0, 0.1};
 	for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
 		ls_set(p, &f->body, x, le_float(p, LT_F32, specials[k]));
@@ -542,6 +546,9 @@ static void test_verify_errors(void **state)
 	VF("store y[0] = cast<f32>(not(1:f32))\n", "not of a f32 operand");
 	VF("store y[0] = cast<f32>(300:i8)\n", "constant 300 out of range for i8");
 	VF("for i in 0:i64..4 {\n}\n", "for lower bound is i64, expected i32");
+	VF("store y[0] = cast<f32>(dot2(1:i16, 2:i16))\n", "dot2 of i16 operands, expected i32 operands");
+	VF("store y[0] = cast<f32>(sxtb16(1:i64))\n", "sxtb16 of a i64 operand, expected an i32 operand");
+	VF("store y[0] = cast<f32>(sxtb16h(1:i8))\n", "sxtb16h of a i8 operand, expected an i32 operand");
 #undef VF
 	verify_fails("program p\narena 16\nbuffer t: arena f32[8] @ 0 align 16\n",
 	             "arena buffer 't' at 0..32 overflows the arena of 16 bytes");

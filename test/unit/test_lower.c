@@ -14,7 +14,8 @@
  *   conv border/interior split, integer division by zero.
  * - quantized models test/lower/quant/<case>.json (written by gen.py there): the
  *   integer lowering (lower_quant.c) must equal the interpreter bit for bit,
- *   float outputs (after a Dequantize) included.
+ *   float outputs (after a Dequantize) included: portable, with the Arm DSP
+ *   kernels (LowerOptions.dsp) and with the vector-friendly ones (.vec).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,13 +109,14 @@ static int compare(const char *what, DType t, int64_t ne, const void *got, const
 	return 0;
 }
 
-/* Lower m, verify, run on input and compare with model_eval. 0 on success. */
-static int check_model(const char *what, const Model *m, const void *input)
+/* Lower m (for the target properties lo, NULL: portable), verify, run on
+ * input and compare with model_eval. 0 on success. */
+static int check_model_opts(const char *what, const Model *m, const void *input, const LowerOptions *lo)
 {
 	Diag d;
 	diag_init(&d);
 	int rc = -1;
-	LProgram *p = lower_model(m, &d);
+	LProgram *p = lower_model_opts(m, lo, &d);
 	int64_t ne = shape_numel(m->out_rank, m->out_shape);
 	int64_t nb = dtype_bytes(m->out_dtype, ne);
 	void *ref = calloc(1, (size_t)nb + 8), *got = calloc(1, (size_t)nb + 8);
@@ -152,6 +154,11 @@ out:
 	loop_free(p);
 	diag_free(&d);
 	return rc;
+}
+
+static int check_model(const char *what, const Model *m, const void *input)
+{
+	return check_model_opts(what, m, input, NULL);
 }
 
 static void test_op_cases(void **state)
@@ -259,7 +266,18 @@ static void test_quant_models(void **state)
 			int64_t ne = shape_numel(m->in_rank, m->in_shape);
 			for (int64_t k = 0; k < ne; k++)
 				dtype_set(m->in_dtype, x, k, 4.0 * dtype_get(m->in_dtype, x, k));
+			/* portable, with the Arm DSP kernels (dot2/sxtb16, which the
+			 * interpreter defines) and with the vector-friendly ones: all bit
+			 * for bit */
+			LowerOptions dsp = {.dsp = 1}, vec = {.vec = 1};
+			char what[300];
 			if (check_model(names[i], m, x) < 0)
+				failed++;
+			snprintf(what, sizeof what, "%s (dsp)", names[i]);
+			if (check_model_opts(what, m, x, &dsp) < 0)
+				failed++;
+			snprintf(what, sizeof what, "%s (vec)", names[i]);
+			if (check_model_opts(what, m, x, &vec) < 0)
 				failed++;
 			free(x);
 		}

@@ -129,3 +129,20 @@ model("concat_same", (1, 2, 4, 4), "int8", 3 / 255, 4, lay, (1, 2, 4, 8), "int8"
 # multiple of 1/2 (a tie half the time) inside int16 for |x| < 2^-5 (round half away from zero)
 model("quantize_ties", (1, 4096), "int16", 2.0 ** -20, 0,
       [act("Y", (1, 4096), "int16", 2.0 ** -20, 0), layer("Identity", "xq", "Y")], (1, 4096), "int16")
+
+# the Arm DSP kernels (lower_quant.c conv_dsp, dw_dsp, linear_dsp; test_lower runs every case with
+# and without them): one input channel with an even stride (pairs across columns) and an odd one,
+# an odd channel count, depthwise with stride 1, odd widths, a 5x5 kernel and left shifts, a 1x1
+# convolution whose plane is re-cut into longer rows, a Linear of 3 rows and an odd K
+conv("conv_c1_s2", 1, 6, 1, 11, 9, 4, 2, 1, 1)
+conv("conv_c1_s1", 1, 5, 1, 7, 6, 3, 1, 1, 1)
+conv("conv_c3_s2", 3, 8, 1, 9, 10, 3, 2, 1, 1)
+conv("conv_dw_s1", 6, 6, 6, 7, 9, 3, 1, 1, 1)
+conv("conv_dw5", 4, 4, 4, 8, 11, 5, 1, 2, 1)
+conv("conv_dw_left", 3, 3, 3, 5, 5, 3, 1, 1, 1, ys=0.0002)
+conv("conv_1x1_flat", 6, 10, 1, 5, 5, 1, 1, 0, 1)
+w = RNG.integers(-127, 128, (5, 9))
+lay = [const("w", w, "int8", [f32(v) for v in RNG.uniform(0.005, 0.02, 5)]),
+       const("b", RNG.integers(-500, 500, 5), "int32"),
+       act("Y", (3, 5), "int8", 0.05, -7), layer("Linear", ["xq", "w", "b"], "Y")]
+model("linear_rows3", (3, 9), "int8", 5 / 255, 10, lay, (3, 5), "int8")
