@@ -165,6 +165,8 @@ typedef struct MInst {
 
 typedef struct MBlock {
 	int ir;            /* IR block index, -1 unknown */
+	int derived;       /* named after IR block ir by a code generation pass: 1 "nnl.bN.preheader",
+	                      2 "nnl.bN.backedge", 3 another suffix; 0 the IR block itself */
 	char label[32];    /* .LBB0_3 or "" */
 	int first, n;      /* instructions [first, first+n) */
 	double count;
@@ -179,7 +181,7 @@ typedef struct Asm {
 	char *text;        /* the function's lines for llvm-mca */
 } Asm;
 
-static int asm_push_block(Asm *a, int ir, const char *label)
+static int asm_push_block(Asm *a, int ir, int derived, const char *label)
 {
 	if (a->nbl == a->capbl) {
 		int nc = a->capbl ? a->capbl * 2 : 64;
@@ -192,6 +194,7 @@ static int asm_push_block(Asm *a, int ir, const char *label)
 	MBlock *b = &a->bl[a->nbl++];
 	memset(b, 0, sizeof *b);
 	b->ir = ir;
+	b->derived = derived;
 	snprintf(b->label, sizeof b->label, "%s", label);
 	b->first = a->nin;
 	return 0;
@@ -206,7 +209,7 @@ static int parse_asm(const char *as, const char *fn, Arch arch, Asm *a)
 	if (!p)
 		return -1;
 	p = strchr(p + 1, '\n');
-	if (asm_push_block(a, 0, "") < 0)
+	if (asm_push_block(a, 0, 0, "") < 0)
 		return -1;
 	while (p && *p) {
 		p++;
@@ -217,8 +220,16 @@ static int parse_asm(const char *as, const char *fn, Arch arch, Asm *a)
 		p = e;
 		if (pre(line, ".Lfunc_end"))
 			break;
+		/* "%nnl.bN": IR block N; "%nnl.bN.preheader" and the like: a block that a code generation pass
+		 * (LoopSimplify before loop strength reduction) added after the counts were taken */
 		const char *nb = strstr(line, "%nnl.b");
-		int ir = nb ? atoi(nb + 6) : -1;
+		int ir = -1, derived = 0;
+		if (nb && isdigit((unsigned char)nb[6])) {
+			char *end;
+			ir = (int)strtol(nb + 6, &end, 10);
+			if (*end && !isspace((unsigned char)*end))
+				derived = pre(end, ".preheader") ? 1 : pre(end, ".backedge") ? 2 : 3;
+		}
 		if (pre(line, ".LBB") || strstr(line, "%bb.")) {
 			char lab[32] = "";
 			if (pre(line, ".LBB")) {
@@ -228,9 +239,10 @@ static int parse_asm(const char *as, const char *fn, Arch arch, Asm *a)
 			/* an entry-block comment right after the label opens no new block */
 			if (a->nbl == 1 && a->nin == 0 && !lab[0]) {
 				a->bl[0].ir = ir >= 0 ? ir : 0;
+				a->bl[0].derived = ir >= 0 ? derived : 0;
 				continue;
 			}
-			if (asm_push_block(a, ir, lab) < 0)
+			if (asm_push_block(a, ir, derived, lab) < 0)
 				return -1;
 			continue;
 		}
@@ -480,20 +492,43 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 	}
 	/* block counts */
 	r->n_mblocks = a.nbl;
+	/* A preheader runs once per entry into its loop (arrivals at the header over edges that are not back
+	 * edges), a merged backedge block once per other arrival; a block an IR block was split into by
+	 * instruction selection runs as often as that block. */
 	for (int i = 0; i < a.nbl; i++) {
 		MBlock *b = &a.bl[i];
-		if (b->ir >= 0 && b->ir < cnt.n_blocks)
-			b->count = cnt.count[b->ir];
-		else
+		if (b->ir < 0 || b->ir >= cnt.n_blocks) {
 			b->ir = -1;
+			b->derived = 0;
+		} else if (b->derived == 1)
+			b->count = cnt.entries[b->ir];
+		else if (b->derived == 2)
+			b->count = cnt.count[b->ir] - cnt.entries[b->ir];
+		else if (b->derived == 0)
+			b->count = cnt.count[b->ir];
 	}
+	/* Machine blocks with no IR block (critical-edge splits) or an unknown derived one: the smaller count
+	 * of their layout neighbours (a derived block at most its IR block's) */
 	for (int i = 0; i < a.nbl; i++) {
 		MBlock *b = &a.bl[i];
-		if (b->ir >= 0)
+		if (b->ir >= 0 && b->derived != 3)
 			continue;
 		r->n_unmapped++;
 		double prev = i > 0 ? a.bl[i - 1].count : 0, next = i + 1 < a.nbl ? a.bl[i + 1].count : prev;
 		b->count = prev < next ? prev : next;
+		if (b->ir >= 0 && b->count > cnt.count[b->ir])
+			b->count = cnt.count[b->ir];
+	}
+	if (dump) { /* debugging: the machine blocks, their IR block and count */
+		char bp[600];
+		snprintf(bp, sizeof bp, "%.590s.blocks", dump);
+		FILE *bf = fopen(bp, "w");
+		if (bf) {
+			for (int i = 0; i < a.nbl; i++)
+				fprintf(bf, "%d %s %d %.0f %d %d %d\n", i, a.bl[i].label[0] ? a.bl[i].label : "-", a.bl[i].ir,
+				        a.bl[i].count, a.bl[i].first, a.bl[i].n, a.bl[i].derived);
+			fclose(bf);
+		}
 	}
 	struct { char name[48]; double calls, instr; } lib[16];
 	int nlib = 0;
@@ -556,7 +591,7 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 				const LibCost *lc = libcost_find(prof->libc, cf);
 				double per = lc ? lc->per_call : 50; /* unknown routine: a guess, reported */
 				double bytes = 0;
-				if (lc && lc->per_byte > 0 && b->ir >= 0) {
+				if (lc && lc->per_byte > 0 && b->ir >= 0 && !b->derived) {
 					/* memcpy/memset: the bytes of this IR block's intrinsics of that kind */
 					int kind = !strcmp(cf, "memset");
 					double calls = 0, by = 0;

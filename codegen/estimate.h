@@ -38,6 +38,8 @@ typedef struct CgEstMem {
 typedef struct CgEstCounts {
 	int n_blocks;
 	double *count;     /* executions of IR block nnl.bN per inference */
+	double *entries;   /* of those, arrivals over edges that are not back edges (a loop header: the times its
+	                      loop is entered; code generation's preheader nnl.bN.preheader runs that often) */
 	int *layer;        /* top-level statement index of the block (majority of its debug lines), -1 none */
 	int n_mem, cap_mem;
 	CgEstMem *mem;

@@ -73,6 +73,7 @@ void cg_est_counts_free(CgEstCounts *e)
 	if (!e)
 		return;
 	free(e->count);
+	free(e->entries);
 	free(e->layer);
 	free(e->mem);
 	memset(e, 0, sizeof *e);
@@ -120,6 +121,7 @@ typedef struct Blk {
 	uint64_t cond_k;
 	int ns;           /* successors */
 	int *succ;
+	unsigned char *back; /* succ[i] is a back edge (its target is on the depth-first path) */
 	uint64_t *case_k; /* switch: case value per successor (succ[0] default) */
 	int cw;
 	uint64_t toggle;
@@ -639,6 +641,7 @@ static void free_interp(Interp *I)
 		free(k->op);
 		free(k->phi);
 		free(k->succ);
+		free(k->back);
 		free(k->case_k);
 	}
 	free(I->blk);
@@ -687,12 +690,13 @@ int cg_est_count(CgCtx *c)
 	I.ovf = calloc(ninst, 1);
 	I.blk = calloc((size_t)nblk + 1, sizeof *I.blk);
 	e->count = calloc((size_t)nblk + 1, sizeof *e->count);
+	e->entries = calloc((size_t)nblk + 1, sizeof *e->entries);
 	e->layer = calloc((size_t)nblk + 1, sizeof *e->layer);
 	e->n_blocks = nblk;
 	size_t scap = 1024;
 	LLVMValueRef *stack = malloc(scap * sizeof *stack);
 	int rc = -1;
-	if (!I.hkey || !I.hval || !I.slotv || !I.inslice || !I.val || !I.known || !I.ovf || !I.blk || !e->count ||
+	if (!I.hkey || !I.hval || !I.slotv || !I.inslice || !I.val || !I.known || !I.ovf || !I.blk || !e->count || !e->entries ||
 	    !e->layer || !stack) {
 		cg_fail(c, "out of memory");
 		goto done;
@@ -855,7 +859,8 @@ int cg_est_count(CgCtx *c)
 		k->ns = ns;
 		k->succ = calloc((size_t)ns + 1, sizeof *k->succ);
 		k->case_k = calloc((size_t)ns + 1, sizeof *k->case_k);
-		if (!k->succ || !k->case_k) {
+		k->back = calloc((size_t)ns + 1, 1);
+		if (!k->succ || !k->case_k || !k->back) {
 			cg_fail(c, "out of memory");
 			goto done;
 		}
@@ -889,9 +894,43 @@ int cg_est_count(CgCtx *c)
 			k->term = 0;
 		}
 	}
+	/* back edges: depth-first from the entry, an edge to a block still on the path (the loop IR's control
+	 * flow is reducible, so these are exactly the edges to a dominating loop header) */
+	{
+		int *st = malloc(((size_t)nblk + 1) * sizeof *st), *it = calloc((size_t)nblk + 1, sizeof *it);
+		unsigned char *col = calloc((size_t)nblk + 1, 1); /* 0 unseen, 1 on the path, 2 done */
+		if (!st || !it || !col) {
+			free(st), free(it), free(col);
+			cg_fail(c, "out of memory");
+			goto done;
+		}
+		int sp = 0;
+		st[sp++] = 0;
+		col[0] = 1;
+		while (sp > 0) {
+			int b = st[sp - 1];
+			Blk *k = &I.blk[b];
+			if (it[b] < k->ns) {
+				int i = it[b]++, s = k->succ[i];
+				if (s < 0)
+					continue;
+				if (col[s] == 1)
+					k->back[i] = 1;
+				else if (col[s] == 0) {
+					col[s] = 1;
+					st[sp++] = s;
+				}
+			} else {
+				col[b] = 2;
+				sp--;
+			}
+		}
+		free(st), free(it), free(col);
+	}
 	/* run */
 	{
 		int cur = 0, prev = -1;
+		e->entries[0] += 1;
 		double steps = 0;
 		uint64_t *tmp = calloc(64, sizeof *tmp);
 		unsigned char *tkn = calloc(64, 1);
@@ -955,7 +994,7 @@ int cg_est_count(CgCtx *c)
 				}
 			}
 			prev = cur;
-			int next = -1;
+			int next = -1, si = 0;
 			if (k->term == 1) {
 				next = k->succ[0];
 			} else if (k->term == 2 || k->term == 3) {
@@ -966,17 +1005,20 @@ int cg_est_count(CgCtx *c)
 					cv = k->term == 2 ? (k->toggle++ & 1) : 0;
 				}
 				if (k->term == 2) {
-					next = k->succ[(cv & 1) ? 0 : 1];
+					si = (cv & 1) ? 0 : 1;
 				} else {
-					next = k->succ[0];
+					si = 0;
 					if (kn)
 						for (int i = 1; i < k->ns; i++)
 							if (mask(cv, k->cw) == mask(k->case_k[i], k->cw)) {
-								next = k->succ[i];
+								si = i;
 								break;
 							}
 				}
+				next = k->succ[si];
 			}
+			if (next >= 0 && !k->back[si])
+				e->entries[next] += 1;
 			cur = next;
 		}
 		free(tmp);
