@@ -379,6 +379,121 @@ static double mca_block(const char *triple, const char *cpu, const Asm *a, const
 	return cyc;
 }
 
+/* The register an instruction writes (its first operand), "" when none. */
+static void dest_reg(const MInst *mi, char *buf, size_t n)
+{
+	size_t k = strcspn(mi->ops, ", \t");
+	snprintf(buf, n, "%.*s", (int)k, mi->ops);
+}
+
+/* RISC-V: is instruction j of block b "feq.s/feq.d rd, fX, fX" for rd — a NaN test (x == x is false only
+ * for a NaN) — with nothing writing rd between it and instruction end? */
+static int riscv_nan_test(const Asm *a, const MBlock *b, int end, const char *rd)
+{
+	for (int j = end - 1; j >= b->first; j--) {
+		const MInst *mi = &a->in[j];
+		char d[24];
+		dest_reg(mi, d, sizeof d);
+		if (strcmp(d, rd) || mi->k == EC_BRANCH)
+			continue;
+		if (strcmp(mi->m, "feq.s") && strcmp(mi->m, "feq.d") && strcmp(mi->m, "feq.h"))
+			return 0;
+		char x[24], y[24];
+		if (sscanf(mi->ops, "%*[^,], %23[^,], %23s", x, y) != 2)
+			return 0;
+		return !strcmp(x, y);
+	}
+	return 0;
+}
+
+/* Arms of branch-lowered NaN selects. RISC-V F has no floating-point conditional move, so
+ * llvm.minimum/maximum (NaN-propagating clamps) become branches on "feq.s r, x, x" that split one IR
+ * block into several machine blocks; each split block used to take the IR block's whole count. A NaN
+ * test is taken only on a NaN, which the estimate assumes does not occur (finite activations): within
+ * the machine blocks of one IR block, those reachable only over NaN edges from where the IR block is
+ * entered run 0 times. Returns how many blocks that zeroed. */
+static int zero_nan_arms(Asm *a, Arch arch)
+{
+	if (arch != A_RISCV || a->nbl == 0)
+		return 0;
+	int nb = a->nbl, zeroed = 0;
+	/* edges: from, to, nan-only */
+	int cap = 4 * nb + 16, ne = 0;
+	int *ef = malloc((size_t)cap * sizeof *ef), *et = malloc((size_t)cap * sizeof *et);
+	unsigned char *en = malloc((size_t)cap), *reach = calloc((size_t)nb, 1), *entered = calloc((size_t)nb, 1);
+	if (!ef || !et || !en || !reach || !entered)
+		goto out;
+	for (int i = 0; i < nb; i++) {
+		const MBlock *b = &a->bl[i];
+		int nan_path = 0, falls = 1;
+		for (int j = b->first; j < b->first + b->n; j++) {
+			const MInst *mi = &a->in[j];
+			if (mi->k != EC_BRANCH)
+				continue;
+			int uncond = !strcmp(mi->m, "j") || !strcmp(mi->m, "c.j") || !strcmp(mi->m, "jr") ||
+			             !strcmp(mi->m, "c.jr") || !strcmp(mi->m, "ret") || !strcmp(mi->m, "jalr");
+			char lb[40];
+			const char *tl = branch_target(mi, lb, sizeof lb);
+			int tb = tl ? label_block(a, tl) : -1;
+			int nan_taken = 0, nan_fall = 0;
+			if (!uncond && (!strcmp(mi->m, "beqz") || !strcmp(mi->m, "bnez"))) {
+				char rd[24];
+				snprintf(rd, sizeof rd, "%.*s", (int)strcspn(mi->ops, ", \t"), mi->ops);
+				if (riscv_nan_test(a, b, j, rd))
+					*(mi->m[1] == 'e' ? &nan_taken : &nan_fall) = 1;
+			}
+			if (tb >= 0) {
+				if (ne == cap)
+					goto out;
+				ef[ne] = i, et[ne] = tb, en[ne++] = (unsigned char)(nan_path || nan_taken);
+			}
+			nan_path |= nan_fall;
+			if (uncond) {
+				falls = 0;
+				break;
+			}
+		}
+		if (falls && i + 1 < nb) {
+			if (ne == cap)
+				goto out;
+			ef[ne] = i, et[ne] = i + 1, en[ne++] = (unsigned char)nan_path;
+		}
+	}
+	/* where each IR block is entered: its first machine block in layout and any block reached from a
+	 * machine block of another IR block */
+	for (int i = 0; i < nb; i++)
+		if (a->bl[i].ir >= 0 && !a->bl[i].derived && (i == 0 || a->bl[i - 1].ir != a->bl[i].ir ||
+		                                               a->bl[i - 1].derived))
+			entered[i] = 1;
+	for (int e = 0; e < ne; e++) {
+		const MBlock *f = &a->bl[ef[e]], *t = &a->bl[et[e]];
+		if (f->ir != t->ir || f->derived != t->derived)
+			entered[et[e]] = 1;
+	}
+	/* within an IR block, over edges that are not NaN-only */
+	int changed = 1;
+	for (int i = 0; i < nb; i++)
+		reach[i] = entered[i];
+	while (changed) {
+		changed = 0;
+		for (int e = 0; e < ne; e++) {
+			const MBlock *f = &a->bl[ef[e]], *t = &a->bl[et[e]];
+			if (reach[ef[e]] && !reach[et[e]] && !en[e] && f->ir == t->ir && f->derived == t->derived) {
+				reach[et[e]] = 1;
+				changed = 1;
+			}
+		}
+	}
+	for (int i = 0; i < nb; i++)
+		if (a->bl[i].ir >= 0 && !a->bl[i].derived && !reach[i] && a->bl[i].count > 0) {
+			a->bl[i].count = 0;
+			zeroed++;
+		}
+out:
+	free(ef), free(et), free(en), free(reach), free(entered);
+	return zeroed;
+}
+
 static int have_mca(void) { return system("llvm-mca-19 --version >/dev/null 2>&1") == 0; }
 
 void estimate_free(EstResult *r)
@@ -507,6 +622,7 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 		else if (b->derived == 0)
 			b->count = cnt.count[b->ir];
 	}
+	r->nan_arms = zero_nan_arms(&a, arch);
 	/* Machine blocks with no IR block (critical-edge splits) or an unknown derived one: the smaller count
 	 * of their layout neighbours (a derived block at most its IR block's) */
 	for (int i = 0; i < a.nbl; i++) {
@@ -710,9 +826,9 @@ void estimate_write(FILE *f, const EstResult *r, int json)
 		           "\"arena\": %lld, \"stack\": %lld, \"ram\": %lld, \"fits\": %s,\n",
 		        r->latency_s, r->energy_j, r->flash, r->text, r->rodata, r->arena, r->stack, ram,
 		        fits ? "true" : "false");
-		fprintf(f, "  \"machine_blocks\": %d, \"unmapped_blocks\": %d, \"data_dependent_branches\": %.0f, "
-		           "\"libcalls\": ",
-		        r->n_mblocks, r->n_unmapped, r->unknown_branches);
+		fprintf(f, "  \"machine_blocks\": %d, \"unmapped_blocks\": %d, \"nan_arm_blocks\": %d, "
+		           "\"data_dependent_branches\": %.0f, \"libcalls\": ",
+		        r->n_mblocks, r->n_unmapped, r->nan_arms, r->unknown_branches);
 		json_str(f, r->libcalls);
 		fprintf(f, ",\n  \"classes\": {");
 		for (int k = 0; k < EC_COUNT; k++)

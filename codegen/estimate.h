@@ -73,6 +73,7 @@ typedef struct EstResult {
 	double latency_s, energy_j;
 	long long flash, text, rodata, arena, stack;
 	int n_mblocks, n_unmapped;  /* machine blocks, and those not traced to an IR block */
+	int nan_arms;           /* machine blocks only a NaN test branches to (counted 0 times) */
 	double unknown_branches;
 	char libcalls[512];     /* "expf x 1200, memcpy x 3 (4096 B)" */
 } EstResult;
