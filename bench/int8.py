@@ -17,10 +17,12 @@ instruction counts, the figure of record):
 Every int8 run's outputs are compared bit for bit with the interpreter
 (nnl-run), as run_quant.py does; a mismatch is printed as FAIL.
 
-Table 1: per model and variant, instructions per inference, per MAC, flash
-(.text + .rodata of the model object), the model's parameter count, and
-arena + stack (the harness's measured high-water mark). Reference beside the
-int8 figure: the issue's goal, 1.2 instructions per MAC.
+Table 1: per model and variant, instructions per inference, per MAC, the
+cycles nnllc --estimate predicts for a Cortex-M4F (its M4 profile: SMLAD one
+cycle, VMLA.F32 three, loads two; docs/estimation.md), flash (.text +
+.rodata of the model object), the model's parameter count, and arena +
+stack (the harness's measured high-water mark). Reference beside the int8
+figure: the issue's goal, 1.2 instructions per MAC.
 
 Table 3: x86-64 wall time per inference of the int8 models, the portable
 kernels (-int8-kernels=portable) beside the vector ones nnllc picks there
@@ -106,6 +108,15 @@ def where(nnllc, qdir, macs_by_label):
     return agg, est["instructions"]
 
 
+def est_cycles(nnllc, d, flags):
+    """Cortex-M4F cycles per inference predicted by nnllc --estimate (docs/estimation.md)."""
+    out = subprocess.run([nnllc, os.path.join(d, "model.json")] + flags + ["--estimate=json", "--profile=cortex-m4f",
+                          "-o", os.devnull], capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)["cycles"]
+
+
 def report_macs(nnllc, qdir):
     out = subprocess.run([nnllc, os.path.join(qdir, "model.json"), "-march=thumbv7em", "-mcpu=cortex-m4",
                           "--report=json", "-o", os.devnull], capture_output=True, text=True, timeout=900)
@@ -158,7 +169,7 @@ def main():
         results = list(ex.map(one, jobs))
     print("Table 1. Cortex-M4 (thumbv7em, QEMU mps2-an386 -icount): one inference")
     hdr = f"{'model':<14}{'variant':<11}{'MACs':>11}{'instr/inf':>14}{'instr/MAC':>10}{'goal':>6}" \
-          f"{'flash B':>10}{'params':>9}{'arena+stack':>12}  result"
+          f"{'est. cycles':>13}{'flash B':>10}{'params':>9}{'arena+stack':>12}  result"
     print(hdr)
     print("-" * len(hdr))
     breakdown = {}
@@ -171,8 +182,9 @@ def main():
         st = res["status"] if res["status"] != rb.PASS else "PASS"
         if res["status"] != rb.PASS:
             fails += 1
+        cyc = est_cycles(nnllc, d, t.nnllc_flags)
         print(f"{m:<14}{var:<11}{macs:>11,}{rb.fmt_int(res['instr']):>14}"
-              f"{(f'{ipm:.2f}' if ipm else '-'):>10}{(f'{GOAL:.1f}' if var == 'int8' else ''):>6}"
+              f"{(f'{ipm:.2f}' if ipm else '-'):>10}{(f'{GOAL:.1f}' if var == 'int8' else ''):>6}{cyc:>13,}"
               f"{flash:>10,}{tot['params']:>9,}{ram:>12,}  {st}{(' ' + res['note'].splitlines()[0]) if res['note'] and st != 'PASS' else ''}")
         if var == "int8":
             breakdown[m] = (d, res["instr"])
