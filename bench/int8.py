@@ -17,10 +17,18 @@ instruction counts, the figure of record):
 Every int8 run's outputs are compared bit for bit with the interpreter
 (nnl-run), as run_quant.py does; a mismatch is printed as FAIL.
 
-Table 1: per model and variant, instructions per inference, per MAC, flash
-(.text + .rodata of the model object), the model's parameter count, and
-arena + stack (the harness's measured high-water mark). Reference beside the
-int8 figure: the issue's goal, 1.2 instructions per MAC.
+Table 1: per model and variant, instructions per inference, per MAC, the
+cycles nnllc --estimate predicts for a Cortex-M4F (its M4 profile: SMLAD one
+cycle, VMLA.F32 three, loads two; docs/estimation.md), flash (.text +
+.rodata of the model object), the model's parameter count, and arena +
+stack (the harness's measured high-water mark). Reference beside the int8
+figure: the issue's goal, 1.2 instructions per MAC.
+
+Table 3: x86-64 wall time per inference of the int8 models, the portable
+kernels (-int8-kernels=portable) beside the vector ones nnllc picks there
+(-int8-kernels=auto): -mcpu=x86-64-v2 (SSE4.2, the table's default) and
+-march=native; the harness's median of 101 runs, the best of 3 processes
+(timings vary with the machine's load; instruction counts do not).
 
 Table 2: where the int8 instructions go, per layer kind, from
 `nnllc --estimate=json --profile=cortex-m4f` (the estimator that is checked
@@ -100,6 +108,15 @@ def where(nnllc, qdir, macs_by_label):
     return agg, est["instructions"]
 
 
+def est_cycles(nnllc, d, flags):
+    """Cortex-M4F cycles per inference predicted by nnllc --estimate (docs/estimation.md)."""
+    out = subprocess.run([nnllc, os.path.join(d, "model.json")] + flags + ["--estimate=json", "--profile=cortex-m4f",
+                          "-o", os.devnull], capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)["cycles"]
+
+
 def report_macs(nnllc, qdir):
     out = subprocess.run([nnllc, os.path.join(qdir, "model.json"), "-march=thumbv7em", "-mcpu=cortex-m4",
                           "--report=json", "-o", os.devnull], capture_output=True, text=True, timeout=900)
@@ -152,7 +169,7 @@ def main():
         results = list(ex.map(one, jobs))
     print("Table 1. Cortex-M4 (thumbv7em, QEMU mps2-an386 -icount): one inference")
     hdr = f"{'model':<14}{'variant':<11}{'MACs':>11}{'instr/inf':>14}{'instr/MAC':>10}{'goal':>6}" \
-          f"{'flash B':>10}{'params':>9}{'arena+stack':>12}  result"
+          f"{'est. cycles':>13}{'flash B':>10}{'params':>9}{'arena+stack':>12}  result"
     print(hdr)
     print("-" * len(hdr))
     breakdown = {}
@@ -165,8 +182,9 @@ def main():
         st = res["status"] if res["status"] != rb.PASS else "PASS"
         if res["status"] != rb.PASS:
             fails += 1
+        cyc = est_cycles(nnllc, d, t.nnllc_flags)
         print(f"{m:<14}{var:<11}{macs:>11,}{rb.fmt_int(res['instr']):>14}"
-              f"{(f'{ipm:.2f}' if ipm else '-'):>10}{(f'{GOAL:.1f}' if var == 'int8' else ''):>6}"
+              f"{(f'{ipm:.2f}' if ipm else '-'):>10}{(f'{GOAL:.1f}' if var == 'int8' else ''):>6}{cyc:>13,}"
               f"{flash:>10,}{tot['params']:>9,}{ram:>12,}  {st}{(' ' + res['note'].splitlines()[0]) if res['note'] and st != 'PASS' else ''}")
         if var == "int8":
             breakdown[m] = (d, res["instr"])
@@ -184,6 +202,32 @@ def main():
                   f"{(f'{i / mac:.2f}' if mac else '-'):>10}")
         print(f"{m:<14}{'total (estimate; QEMU measured ' + rb.fmt_int(measured) + ')':<34}"
               f"{sum(a[1] for a in agg.values()):>11,}{total:>14,}")
+    print()
+    print("Table 3. x86-64 wall time per inference, int8 (us; median of 101 runs, best of 3 processes)")
+    hdr3 = f"{'model':<14}{'cpu':<11}{'portable':>10}{'vector':>10}{'speed-up':>10}"
+    print(hdr3)
+    print("-" * len(hdr3))
+    for m in models:
+        qdir = os.path.join(args.workdir, "q", "int8", m)
+        if not os.path.exists(os.path.join(qdir, "model.json")):
+            continue
+        for cpu in ("x86-64-v2", "native"):
+            t = rb.make_targets("native" if cpu == "native" else "x86-64")["x86-64"]
+            best = {}
+            for kern in ("portable", "auto"):
+                tk = copy.copy(t)
+                tk.nnllc_flags = t.nnllc_flags + [f"-int8-kernels={kern}"]
+                for _ in range(3):
+                    res = rq.exact(rb.run_cell(qdir, f"{m}-int8-x86-{cpu}-{kern}", tk, args, nnllc, run_args=("101",)),
+                                   qdir)
+                    if res["status"] != rb.PASS or not res["time_ns"]:
+                        fails += 1
+                        best[kern] = None
+                        break
+                    best[kern] = min(best.get(kern) or res["time_ns"], res["time_ns"])
+            if best.get("portable") and best.get("auto"):
+                print(f"{m:<14}{cpu:<11}{best['portable'] / 1000:>10.1f}{best['auto'] / 1000:>10.1f}"
+                      f"{best['portable'] / best['auto']:>9.2f}x")
     return 1 if fails else 0
 
 

@@ -7,10 +7,12 @@
  * nnl_mbqm (SRDHM with its nudge and truncating division by 2^31, then
  * RoundingDivideByPOT with mask/threshold), 16x8 as nnl_mbqm64.
  *
- * Conv1d/2d and Linear: int32 accumulators (int64 for 16x8) started at a
- * folded bias bias[o] − zp_x·Σw[o] (a padded conv reads an arena scratch
- * "<y>_qpad" filled with zp_x, so every tap is inside and the fold is exact;
- * the int32 sum wraps like the interpreter's (int32) cast of its int64 sum).
+ * Conv1d/2d and Linear, portable kernel: int32 accumulators (int64 for
+ * 16x8) started at a folded bias bias[o] − zp_x·Σw[o] where every tap is
+ * inside the input; a padded conv's border rows and columns clip their tap
+ * loops' bounds instead and sum w·(x − zp_x) from the plain bias (no padded
+ * copy; the int32 sum wraps like the interpreter's (int32) cast of its
+ * int64 sum). The Arm DSP and vector kernels: conv_dsp, conv_vec, dw_dsp.
  * Register blocks: 4 output channels × 2 columns for convs (1 × 4 for
  * depthwise), 8 outputs for Linear; weights (int4 unpacked) are re-laid out
  * per block ("<w>_qblk", i8) so a block's weights of one tap are adjacent.
@@ -1218,30 +1220,41 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	a.w_buf = add_const(q, w->name, "_qblk", LT_I8, tensor_numel(w), wb);
 	if (q->err)
 		return -1;
-	LType xt = lt_of(x->dtype);
+	/* Padding lives in the loop bounds, not in a padded copy: outputs whose
+	 * taps are all inside (rows [oy_lo, oy_hi) × columns [ox_lo, ox_hi)) run
+	 * the blocked kernel with the folded bias; the border rows clip the ky
+	 * range and the border columns (one column a block) the kx range, as loop
+	 * bounds, and compute Σ w·(x − zp_x) from the plain bias, so the skipped
+	 * taps contribute the 0 they stand for. */
+	const int64_t zx = x->quant->zero_point[0];
+	int64_t oy_lo = (pt + sh - 1) / sh, ox_lo = (pl + sw - 1) / sw;
+	int64_t ny = H - 1 + pt - (KH - 1) * dh, nx = W - 1 + pl - (KW - 1) * dw;
+	int64_t oy_hi = ny < 0 ? 0 : ny / sh + 1, ox_hi = nx < 0 ? 0 : nx / sw + 1;
+	oy_lo = oy_lo > OH ? OH : oy_lo, ox_lo = ox_lo > OW ? OW : ox_lo;
+	oy_hi = oy_hi > OH ? OH : oy_hi < oy_lo ? oy_lo : oy_hi;
+	ox_hi = ox_hi > OW ? OW : ox_hi < ox_lo ? ox_lo : ox_hi;
+	int b0_buf = a.bf_buf; /* the plain bias, for the border blocks */
+	if (padded && zx != 0) {
+		const Tensor *bt = n->n_in > 2 ? &q->b->tensors[n->in[2]] : NULL;
+		void *b0 = nnl_malloc((size_t)(O ? O : 1) * (a.wide ? 8 : 4));
+		if (!b0) {
+			q->err = 1;
+			return -1;
+		}
+		for (int64_t o = 0; o < O; o++) {
+			int64_t v = bt ? dtype_get_i64(bt->dtype, bt->data, o) : 0;
+			if (a.wide)
+				((int64_t *)b0)[o] = v;
+			else
+				((int32_t *)b0)[o] = (int32_t)(uint32_t)(uint64_t)v;
+		}
+		b0_buf = add_const(q, y->name, "_qbias0", a.at, O, b0);
+	}
 	Ix in;
 	LStmtList *ln = FOR(q, to, "n", 0, N, &in);
-	int src = inb[0];
-	int64_t sbase_n = C * H * W; /* per image stride of the source */
-	if (padded) {
-		src = add_scratch(q, y->name, "_qpad", xt, C * HP * WP);
-		if (src < 0)
-			return -1;
-		sbase_n = 0;
-		Ix i;
-		LStmtList *l = FOR(q, ln, "i", 0, C * HP * WP, &i);
-		store(q, l, src, IX(q, i), IK(q, xt, x->quant->zero_point[0]));
-		Ix cc, yy, xx;
-		l = FOR(q, ln, "c", 0, C, &cc);
-		l = FOR(q, l, "cy", 0, H, &yy);
-		l = FOR(q, l, "cx", 0, W, &xx);
-		Ix ds[3] = {cc, yy, xx}, ss[4] = {in, cc, yy, xx};
-		int64_t dk[3] = {HP * WP, WP, 1}, sk[4] = {C * H * W, H * W, W, 1};
-		store(q, l, src, AX(q, 3, ds, dk, pt * WP + pl), LD(q, inb[0], AX(q, 4, ss, sk, 0)));
-	}
 	Ix g;
 	LStmtList *lg = FOR(q, ln, "g", 0, G, &g);
-	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / CB, remx = OW % CB;
+	const int64_t nfull = Og / OB, remc = Og % OB;
 	for (int pc = 0; pc < 2; pc++) {
 		int64_t bw = pc == 0 ? OB : remc;
 		if (bw == 0 || (pc == 0 && nfull == 0))
@@ -1252,57 +1265,97 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 			ob.var = -1;
 			ob.c = nfull;
 		}
-		Ix oy;
-		LStmtList *ly = FOR(q, lb, "oy", 0, OH, &oy);
-		for (int px = 0; px < 2; px++) {
-			int64_t cw = px == 0 ? CB : remx;
-			if (cw == 0 || (px == 0 && nfx == 0))
+		/* row ranges: top border, inside, bottom border */
+		for (int rr = 0; rr < 3; rr++) {
+			int64_t y0 = rr == 0 ? 0 : rr == 1 ? oy_lo : oy_hi, y1 = rr == 0 ? oy_lo : rr == 1 ? oy_hi : OH;
+			if (y1 <= y0)
 				continue;
-			Ix oxb;
-			LStmtList *l = px == 0 ? FOR(q, ly, "oxb", 0, nfx, &oxb) : ly;
-			if (px == 1) {
-				oxb.var = -1;
-				oxb.c = nfx;
+			Ix oy;
+			LStmtList *ly = FOR(q, lb, "oy", y0, y1, &oy);
+			/* ky in [max(0, ⌈(pt − oy·sh)/dh⌉), min(KH, ⌊(H − 1 + pt − oy·sh)/dh⌋ + 1)) on border rows */
+			LExpr *kylo = NULL, *kyhi = NULL;
+			if (rr != 1) {
+				Ix ys[1] = {oy};
+				int64_t yk[1] = {-sh};
+				kylo = B(q, LO_MAX, I32(q, 0), B(q, LO_DIV, AX(q, 1, ys, yk, pt + dh - 1), I32(q, dh)));
+				kyhi = B(q, LO_MIN, I32(q, KH),
+				         B(q, LO_DIV, ADD(q, B(q, LO_MAX, AX(q, 1, ys, yk, H - 1 + pt), I32(q, -1)), I32(q, dh)),
+				           I32(q, dh)));
 			}
-			/* oc0 = g·Og + ob·OB; ox0 = oxb·CB */
-			int acc[16];
-			OcCtx oc[4];
-			for (int j = 0; j < bw; j++) {
-				oc[j] = (OcCtx){2, {g, ob}, {Og, OB}, j};
-				for (int cx = 0; cx < cw; cx++)
-					acc[j * cw + cx] = let(q, l, "acc", LD(q, a.bf_buf, oc_expr(q, &oc[j])));
-			}
-			Ix ic, ky, kx;
-			LStmtList *lt = FOR(q, l, "ic", 0, Cg, &ic);
-			lt = FOR(q, lt, "ky", 0, KH, &ky);
-			lt = FOR(q, lt, "kx", 0, KW, &kx);
-			int xv[4];
-			for (int cx = 0; cx < cw; cx++) {
-				/* src[((n·C + g·Cg + ic)·HP + oy·sh + ky·dh)·WP + (oxb·CB + cx)·sw + kx·dw] */
-				Ix xs[6] = {in, g, ic, oy, ky, oxb};
-				int64_t xk[6] = {sbase_n, Cg * HP * WP, HP * WP, sh * WP, dh * WP, CB * sw};
-				Ix kxs[1] = {kx};
-				int64_t kk[1] = {dw};
-				LExpr *ix = ADD(q, AX(q, 6, xs, xk, cx * sw), AX(q, 1, kxs, kk, 0));
-				xv[cx] = let(q, lt, "xv", CAST(q, a.at, LD(q, src, ix)));
-			}
-			for (int j = 0; j < bw; j++) {
-				/* w_blk[o0·Kt + tap·bw + j], o0 = g·Og + ob·OB, tap = (ic·KH + ky)·KW + kx */
-				Ix ws[5] = {g, ob, ic, ky, kx};
-				int64_t wk[5] = {Og * a.Kt, OB * a.Kt, KH * KW * bw, KW * bw, bw};
-				int wv = let(q, lt, "wv", CAST(q, a.at, LD(q, a.w_buf, AX(q, 5, ws, wk, j))));
-				for (int cx = 0; cx < cw; cx++)
-					set(q, lt, acc[j * cw + cx],
-					    B(q, LO_ADD, V(q, acc[j * cw + cx]), B(q, LO_MUL, V(q, wv), V(q, xv[cx]))));
-			}
-			for (int j = 0; j < bw; j++)
-				for (int cx = 0; cx < cw; cx++) {
-					LExpr *v = acc_out(q, l, &a, acc[j * cw + cx], oc_expr, &oc[j]);
-					/* y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + oxb·CB + cx] */
-					Ix ys[5] = {in, g, ob, oy, oxb};
-					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, CB};
-					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + cx), v);
+			/* column ranges: left border (1-column blocks), inside (CB-column blocks), right border */
+			for (int cr = 0; cr < 3; cr++) {
+				int64_t x0 = cr == 0 ? 0 : cr == 1 ? ox_lo : ox_hi, x1 = cr == 0 ? ox_lo : cr == 1 ? ox_hi : OW;
+				if (x1 <= x0)
+					continue;
+				const int edge_x = cr != 1, folded = rr == 1 && cr == 1;
+				const int64_t CBr = edge_x ? 1 : CB, nfx = (x1 - x0) / CBr, remx = (x1 - x0) % CBr;
+				for (int px = 0; px < 2; px++) {
+					int64_t cw = px == 0 ? CBr : remx;
+					if (cw == 0 || (px == 0 && nfx == 0))
+						continue;
+					Ix oxb;
+					LStmtList *l = px == 0 ? FOR(q, ly, "oxb", 0, nfx, &oxb) : ly;
+					if (px == 1) {
+						oxb.var = -1;
+						oxb.c = nfx;
+					}
+					/* ox0 = x0 + oxb·CBr; oc0 = g·Og + ob·OB */
+					Ix xs0[1] = {oxb};
+					int64_t xk0[1] = {CBr};
+					int ox0 = let(q, l, "ox", AX(q, 1, xs0, xk0, x0));
+					int acc[16];
+					OcCtx oc[4];
+					for (int j = 0; j < bw; j++) {
+						oc[j] = (OcCtx){2, {g, ob}, {Og, OB}, j};
+						for (int cx = 0; cx < cw; cx++)
+							acc[j * cw + cx] = let(q, l, "acc", LD(q, folded ? a.bf_buf : b0_buf, oc_expr(q, &oc[j])));
+					}
+					Ix ic, ky, kx;
+					LStmtList *lt = FOR(q, l, "ic", 0, Cg, &ic);
+					lt = rr == 1 ? FOR(q, lt, "ky", 0, KH, &ky) : FORE(q, lt, "ky", kylo, kyhi, &ky);
+					if (edge_x) {
+						/* kx in [max(0, ⌈(pl − ox·sw)/dw⌉), min(KW, ⌊(W − 1 + pl − ox·sw)/dw⌋ + 1)) */
+						LExpr *nox = MULK(q, V(q, ox0), -sw);
+						LExpr *kxlo = B(q, LO_MAX, I32(q, 0), B(q, LO_DIV, ADD(q, nox, I32(q, pl + dw - 1)), I32(q, dw)));
+						LExpr *kxhi = B(q, LO_MIN, I32(q, KW),
+						                B(q, LO_DIV,
+						                  ADD(q, B(q, LO_MAX, ADD(q, MULK(q, V(q, ox0), -sw), I32(q, W - 1 + pl)), I32(q, -1)),
+						                      I32(q, dw)),
+						                  I32(q, dw)));
+						lt = FORE(q, lt, "kx", kxlo, kxhi, &kx);
+					} else {
+						lt = FOR(q, lt, "kx", 0, KW, &kx);
+					}
+					int xv[4];
+					for (int cx = 0; cx < cw; cx++) {
+						/* x[((n·C + g·Cg + ic)·H + oy·sh − pt + ky·dh)·W + (ox0 + cx)·sw − pl + kx·dw] */
+						Ix xs[6] = {in, g, ic, oy, ky, kx};
+						int64_t xk[6] = {C * H * W, Cg * H * W, H * W, sh * W, dh * W, dw};
+						LExpr *ix = ADD(q, AX(q, 6, xs, xk, cx * sw - pt * W - pl), MULK(q, V(q, ox0), sw));
+						LExpr *xe = CAST(q, a.at, LD(q, inb[0], ix));
+						if (!folded && zx != 0)
+							xe = B(q, LO_SUB, xe, IK(q, a.at, zx));
+						xv[cx] = let(q, lt, "xv", xe);
+					}
+					for (int j = 0; j < bw; j++) {
+						/* w_blk[o0·Kt + tap·bw + j], o0 = g·Og + ob·OB, tap = (ic·KH + ky)·KW + kx */
+						Ix ws[5] = {g, ob, ic, ky, kx};
+						int64_t wk[5] = {Og * a.Kt, OB * a.Kt, KH * KW * bw, KW * bw, bw};
+						int wv = let(q, lt, "wv", CAST(q, a.at, LD(q, a.w_buf, AX(q, 5, ws, wk, j))));
+						for (int cx = 0; cx < cw; cx++)
+							set(q, lt, acc[j * cw + cx],
+							    B(q, LO_ADD, V(q, acc[j * cw + cx]), B(q, LO_MUL, V(q, wv), V(q, xv[cx]))));
+					}
+					for (int j = 0; j < bw; j++)
+						for (int cx = 0; cx < cw; cx++) {
+							LExpr *v = acc_out(q, l, &a, acc[j * cw + cx], oc_expr, &oc[j]);
+							/* y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + ox0 + cx] */
+							Ix ys[4] = {in, g, ob, oy};
+							int64_t yk[4] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW};
+							store(q, l, yb, ADD(q, AX(q, 4, ys, yk, j * OH * OW + cx), V(q, ox0)), v);
+						}
 				}
+			}
 		}
 	}
 	return q->err ? -1 : 0;

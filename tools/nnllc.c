@@ -83,6 +83,10 @@ static void usage(FILE *f)
 	        "  -sparse-min=F|off  store a Linear weight sparsely (zeros skipped; docs/codegen.md) when\n"
 	        "                     at least a fraction F of it is zero and that is smaller (default 0:\n"
 	        "                     whenever smaller, ~20%% zeros; the kernel is faster from ~0.7 on M4)\n"
+	        "  -int8-kernels=auto|portable|dsp|vector  integer conv/linear kernels (docs/quantization.md):\n"
+	        "                     auto (default) picks dsp on Arm cores with the DSP extension, vector\n"
+	        "                     on x86-64/aarch64/RISC-V +v, portable elsewhere; the others force one\n"
+	        "                     (dsp needs the DSP extension); all compute the same bits\n"
 	        "  --print-after=P    print the program after pass P to stdout: lower (loop IR),\n"
 	        "                     a loop pass (%s), all (after each),\n"
 	        "                     codegen (LLVM IR), optimize (optimized LLVM IR); repeatable\n"
@@ -164,7 +168,7 @@ int main(int argc, char **argv)
 	int emit_llvm = 0, print_lower = 0, mcpu_help = 0, report = 0, estimate = 0, mca = 1;
 	const CoreProfile *profile = NULL;
 	LoopMemStats mem = {0};
-	const char *loop_print_after = NULL, *disabled_passes = NULL;
+	const char *loop_print_after = NULL, *disabled_passes = NULL, *int8_kernels = NULL;
 	CgOptions o = {.opt = CG_O3};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
@@ -220,6 +224,10 @@ int main(int argc, char **argv)
 			if (strcmp(v, "embedded") && strcmp(v, "external"))
 				return fail_usage("-weights=%s: expected embedded or external", v);
 			o.weights_external = !strcmp(v, "external");
+		} else if (starts(a, "-int8-kernels=", &v)) {
+			if (strcmp(v, "auto") && strcmp(v, "portable") && strcmp(v, "dsp") && strcmp(v, "vector"))
+				return fail_usage("-int8-kernels=%s: expected auto, portable, dsp or vector", v);
+			int8_kernels = v;
 		} else if (starts(a, "-sparse-min=", &v)) {
 			char *end;
 			double f = strtod(v, &end);
@@ -355,6 +363,15 @@ int main(int argc, char **argv)
 		LowerOptions lo;
 		if (cg_lower_options(&o, &lo, &d) < 0)
 			goto done;
+		if (int8_kernels && !strcmp(int8_kernels, "dsp") && !lo.dsp) {
+			diag_add(&d, "-int8-kernels=dsp: target %s (cpu %s%s%s) has no Arm DSP extension", o.target->name,
+			         o.cpu ? o.cpu : "default", o.mattr ? ", -mattr=" : "", o.mattr ? o.mattr : "");
+			goto done;
+		}
+		if (int8_kernels && strcmp(int8_kernels, "auto")) {
+			lo.dsp = !strcmp(int8_kernels, "dsp");
+			lo.vec = !strcmp(int8_kernels, "vector");
+		}
 		p = lower_model_opts(m, &lo, &d);
 	}
 	if (!p)

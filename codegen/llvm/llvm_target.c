@@ -254,8 +254,6 @@ int cg_lower_options(const CgOptions *o, LowerOptions *lo, Diag *d)
 	lo->dsp = target_has_dsp(ts.triple, ts.cpu, ts.features);
 	/* vector registers: the table's x86-64, aarch64 and native rows, RISC-V with +v */
 	lo->vec = !lo->dsp && ((ts.row && ts.row->vector_bits >= 128) || target_feature(ts.features, "v") == 1);
-	if (getenv("NNL_NOVEC"))
-		lo->vec = 0;
 	cg_target_spec_free(&ts);
 	return 0;
 }
