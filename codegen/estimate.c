@@ -666,7 +666,9 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 			case EC_ALU: cyc += prof->c_alu; break;
 			case EC_LS: cyc += prof->c_ls; break;
 			case EC_MUL: cyc += prof->c_mul; break;
-			case EC_MAC: cyc += prof->c_mac; break;
+			case EC_MAC: /* integer (SMLAD, MLA) or float (VMLA, VFMA): the M4 TRM has 1 and 3 cycles */
+				cyc += arch == A_ARM && mi->m[0] == 'v' && prof->c_fmac > 0 ? prof->c_fmac : prof->c_mac;
+				break;
 			case EC_DIV: cyc += prof->c_div; break;
 			case EC_FPU: cyc += prof->c_fpu; break;
 			case EC_FDIV: cyc += prof->c_fdiv; break;

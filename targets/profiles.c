@@ -25,7 +25,7 @@ static const CoreProfile profiles[] = {
 		.name = "cortex-m4f", .core = "Cortex-M4F", .chip = "STM32L4R5ZI (NUCLEO-L4R5ZI)",
 		.march = "thumbv7em", .mcpu = "cortex-m4", .clock_mhz = 120, .flash_ws = 5, .flash_hit = 0.9,
 		.c_alu = 1, .c_ls = 1.6, .c_mul = 1, .c_mac = 1, .c_div = 7, .c_branch = 1, .c_branch_taken = 2,
-		.c_fpu = 1, .c_fdiv = 14, .ua_per_mhz = 110, .volts = 3.3, .libc = "newlib-armv7em",
+		.c_fpu = 1, .c_fdiv = 14, .c_fmac = 3, .ua_per_mhz = 110, .volts = 3.3, .libc = "newlib-armv7em",
 		.flash_bytes = 2048 * 1024, .ram_bytes = 640 * 1024,
 	},
 	{

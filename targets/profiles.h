@@ -19,6 +19,7 @@ typedef struct CoreProfile {
 	double flash_hit;       /* share of instruction fetches hidden by the prefetch/accelerator/cache (0..1) */
 	/* cycles per instruction of each class (issue cost; taken branches add branch_taken) */
 	double c_alu, c_ls, c_mul, c_mac, c_div, c_branch, c_branch_taken, c_fpu, c_fdiv;
+	double c_fmac;  /* a float multiply-accumulate (VMLA, VFMA, …) when it differs from c_mac; 0: c_mac */
 	double ua_per_mhz;      /* active run current, µA/MHz (0: power given in watts below) */
 	double volts;
 	double watts;           /* active power when ua_per_mhz is 0 (hosted CPUs) */
