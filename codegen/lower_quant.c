@@ -674,6 +674,114 @@ static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, L
 	}
 }
 
+/* ---- the band kernels' shared scaffolding (conv_vec, conv_dsp) ---------------- */
+
+/* Per image n, group g and output row oy (loops appended to to, *lo the
+ * row's body), and for each kernel row ky of that output row the band row's
+ * input row iy = oy·sh − pt + ky·dh: *in_rows is the `if 0 ≤ iy < H` whose
+ * body packs the row and whose else zeroes it. */
+static int band_rows(Q *q, LStmtList *to, const ConvGeom *g, Ix *in, Ix *gg, Ix *oy, LStmtList **lo, Ix *ky,
+                     int *iy, LStmt **in_rows)
+{
+	LStmtList *ln = FOR(q, to, "n", 0, g->N, in);
+	LStmtList *lg = FOR(q, ln, "g", 0, g->G, gg);
+	*lo = FOR(q, lg, "oy", 0, g->OH, oy);
+	LStmtList *lk = FOR(q, *lo, "ky", 0, g->KH, ky);
+	Ix iys[2] = {*oy, *ky};
+	int64_t iyk[2] = {g->sh, g->dh};
+	*iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
+	*in_rows = ls_if(q->p, lk, B(q, LO_AND, B(q, LO_GE, V(q, *iy), I32(q, 0)), B(q, LO_LT, V(q, *iy), I32(q, g->H))));
+	if (!*in_rows)
+		q->err = 1;
+	return q->err ? -1 : 0;
+}
+
+/* The taps of one register block: bw channels from ob·OB (+ the group's
+ * base), cw columns from oxb·PB, accumulators acc[j·cw + c]. */
+typedef void (*BlockTaps)(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, int64_t cw, const int *acc);
+
+/* The outputs of row oy in blocks of OB channels × PB columns (and the
+ * remainder blocks): accumulators from a->bf_buf, taps(…), then requantize
+ * and store y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + oxb·PB + c]. */
+static void row_blocks(Q *q, LStmtList *lo, Acc *a, const ConvGeom *g, Ix in, Ix gg, Ix oy, int yb, int64_t OB,
+                       int64_t PB, BlockTaps taps, void *ctx)
+{
+	const int64_t Og = g->Og, OW = g->OW, OH = g->OH, O = a->O;
+	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / PB, remx = OW % PB;
+	for (int pc = 0; pc < 2; pc++) {
+		int64_t bw = pc == 0 ? OB : remc;
+		if (bw == 0 || (pc == 0 && nfull == 0))
+			continue;
+		Ix ob;
+		LStmtList *lb = pc == 0 ? FOR(q, lo, "ob", 0, nfull, &ob) : lo;
+		if (pc == 1) {
+			ob.var = -1;
+			ob.c = nfull;
+		}
+		for (int px = 0; px < 2; px++) {
+			int64_t cw = px == 0 ? PB : remx;
+			if (cw == 0 || (px == 0 && nfx == 0))
+				continue;
+			Ix oxb;
+			LStmtList *l = px == 0 ? FOR(q, lb, "oxb", 0, nfx, &oxb) : lb;
+			if (px == 1) {
+				oxb.var = -1;
+				oxb.c = nfx;
+			}
+			int acc[16];
+			OcCtx oc[4];
+			for (int j = 0; j < bw; j++) {
+				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
+				for (int c = 0; c < cw; c++)
+					acc[j * cw + c] = let(q, l, "acc", LD(q, a->bf_buf, oc_expr(q, &oc[j])));
+			}
+			taps(q, l, ctx, ob, oxb, bw, cw, acc);
+			for (int j = 0; j < bw; j++)
+				for (int c = 0; c < cw; c++) {
+					LExpr *v = acc_out(q, l, a, acc[j * cw + c], oc_expr, &oc[j]);
+					Ix ys[5] = {in, gg, ob, oy, oxb};
+					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, PB};
+					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + c), v);
+				}
+		}
+	}
+}
+
+typedef struct VecTaps {
+	const ConvGeom *g;
+	int band, wb;
+	int64_t R, RW;
+	Ix gv; /* the group */
+} VecTaps;
+
+/* conv_vec's block: for ky, one loop over the run, acc += w·x in int32 */
+static void vec_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, int64_t cw, const int *acc)
+{
+	const VecTaps *t = ctx;
+	const ConvGeom *g = t->g;
+	const int64_t R = t->R, KH = g->KH, Og = g->Og, OB = 2, PB = 2, sw = g->sw, Cg = g->Cg;
+	Ix ky, e;
+	LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
+	LStmtList *lt = FOR(q, lk, "e", 0, R, &e);
+	int xv[2];
+	for (int c = 0; c < cw; c++) {
+		/* band[ky·RW + (oxb·PB + c)·sw·Cg + e] */
+		Ix bs[3] = {ky, oxb, e};
+		int64_t bk[3] = {t->RW, PB * sw * Cg, 1};
+		xv[c] = let(q, lt, "xv", CAST(q, LT_I32, LD(q, t->band, AX(q, 3, bs, bk, c * sw * Cg))));
+	}
+	for (int j = 0; j < bw; j++) {
+		/* wp[((g·Og + ob·OB + j)·KH + ky)·R + e] */
+		Ix ws[4] = {t->gv, ob, ky, e};
+		int64_t wk[4] = {Og * KH * R, OB * KH * R, R, 1};
+		int wv = let(q, lt, "wv", CAST(q, LT_I32, LD(q, t->wb, AX(q, 4, ws, wk, j * KH * R))));
+		for (int c = 0; c < cw; c++) {
+			int ac = acc[j * cw + c];
+			set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_MUL, V(q, wv), V(q, xv[c]))));
+		}
+	}
+}
+
 /* The same convolution for targets with vector registers (q->vec): the
  * band holds int16 x − zp_x elements, band[ky][xp][c] (c < Cg, no pairing),
  * the weights int8 [o][ky][kx·Cg + c], and the taps of row ky are one plain
@@ -703,26 +811,18 @@ static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	if (q->err || wb < 0 || band < 0)
 		return -1;
 	const int xb = inb[0];
-	Ix in, gg, oy;
-	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
-	LStmtList *lg = FOR(q, ln, "g", 0, g->G, &gg);
-	LStmtList *lo = FOR(q, lg, "oy", 0, g->OH, &oy);
+	Ix in, gg, oy, ky;
+	LStmtList *lo;
+	int iy;
+	LStmt *in_rows;
+	if (band_rows(q, to, g, &in, &gg, &oy, &lo, &ky, &iy, &in_rows) < 0)
+		return -1;
 	{
-		Ix ky;
-		LStmtList *lk = FOR(q, lo, "ky", 0, KH, &ky);
-		Ix iys[2] = {oy, ky};
-		int64_t iyk[2] = {g->sh, g->dh};
-		int iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
-		LStmt *in_rows = ls_if(q->p, lk, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
-		if (!in_rows) {
-			q->err = 1;
-			return -1;
-		}
 		int64_t a0 = g->pl < XPN ? g->pl : XPN, a1 = g->pl + W < XPN ? g->pl + W : XPN;
-		for (int part = 0; part < 4; part++) {
+		for (int part = 0; part < 3; part++) {
 			/* zeros: the whole row outside the input, else the columns [0, pl) and [pl + W, XPN) */
 			int64_t lo_e = part == 0 ? 0 : part == 1 ? 0 : a1 * Cg, hi_e = part == 0 ? RW : part == 1 ? a0 * Cg : RW;
-			if (part == 3 || hi_e <= lo_e)
+			if (hi_e <= lo_e)
 				continue;
 			Ix e;
 			LStmtList *l = FOR(q, part == 0 ? &in_rows->els : &in_rows->body, "bz", lo_e, hi_e, &e);
@@ -743,65 +843,59 @@ static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 			store(q, l, band, AX(q, 3, bs, bk, a0 * Cg), le_cast(q->p, LT_I16, v, 0));
 		}
 	}
-	const int64_t OB = 2, PB = 2, Og = g->Og, OW = g->OW, OH = g->OH;
-	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / PB, remx = OW % PB;
-	for (int pc = 0; pc < 2; pc++) {
-		int64_t bw = pc == 0 ? OB : remc;
-		if (bw == 0 || (pc == 0 && nfull == 0))
-			continue;
-		Ix ob;
-		LStmtList *lb = pc == 0 ? FOR(q, lo, "ob", 0, nfull, &ob) : lo;
-		if (pc == 1) {
-			ob.var = -1;
-			ob.c = nfull;
-		}
-		for (int px = 0; px < 2; px++) {
-			int64_t cw = px == 0 ? PB : remx;
-			if (cw == 0 || (px == 0 && nfx == 0))
-				continue;
-			Ix oxb;
-			LStmtList *l = px == 0 ? FOR(q, lb, "oxb", 0, nfx, &oxb) : lb;
-			if (px == 1) {
-				oxb.var = -1;
-				oxb.c = nfx;
-			}
-			int acc[4];
-			OcCtx oc[2];
-			for (int j = 0; j < bw; j++) {
-				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
-				for (int c = 0; c < cw; c++)
-					acc[j * cw + c] = let(q, l, "acc", LD(q, a->bf_buf, oc_expr(q, &oc[j])));
-			}
-			Ix ky, e;
-			LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
-			LStmtList *lt = FOR(q, lk, "e", 0, R, &e);
-			int xv[2];
-			for (int c = 0; c < cw; c++) {
-				/* band[ky·RW + (oxb·PB + c)·sw·Cg + e] */
-				Ix bs[3] = {ky, oxb, e};
-				int64_t bk[3] = {RW, PB * sw * Cg, 1};
-				xv[c] = let(q, lt, "xv", CAST(q, LT_I32, LD(q, band, AX(q, 3, bs, bk, c * sw * Cg))));
-			}
-			for (int j = 0; j < bw; j++) {
-				/* wp[((g·Og + ob·OB + j)·KH + ky)·R + e] */
-				Ix ws[4] = {gg, ob, ky, e};
-				int64_t wk[4] = {Og * KH * R, OB * KH * R, R, 1};
-				int wv = let(q, lt, "wv", CAST(q, LT_I32, LD(q, wb, AX(q, 4, ws, wk, j * KH * R))));
-				for (int c = 0; c < cw; c++) {
-					int ac = acc[j * cw + c];
-					set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_MUL, V(q, wv), V(q, xv[c]))));
-				}
-			}
-			for (int j = 0; j < bw; j++)
-				for (int c = 0; c < cw; c++) {
-					LExpr *v = acc_out(q, l, a, acc[j * cw + c], oc_expr, &oc[j]);
-					Ix ys[5] = {in, gg, ob, oy, oxb};
-					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, PB};
-					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + c), v);
-				}
-		}
-	}
+	VecTaps t = {g, band, wb, R, RW, gg};
+	row_blocks(q, lo, a, g, in, gg, oy, yb, 2, 2, vec_taps, &t);
 	return q->err ? -1 : 0;
+}
+
+typedef struct DspTaps {
+	const ConvGeom *g;
+	int band, wb;
+	int64_t RQ, RW, EPW;
+	int nib;
+	int64_t xstep; /* band words from one output column to the next */
+	Ix gv;         /* the group */
+} DspTaps;
+
+/* conv_dsp's block: per kernel row and weight word, the packed x words of
+ * each column and the weight halves (sxtb16/sxtb16h; int4: of the nibbles
+ * moved to the bytes' high halves), one SMLAD per pair */
+static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, int64_t cw, const int *acc)
+{
+	const DspTaps *t = ctx;
+	const int64_t KH = t->g->KH, Og = t->g->Og, RQ = t->RQ, OB = 2, PB = 2;
+	const int64_t XW = t->EPW / 2; /* packed x words per weight word */
+	Ix ky, r;
+	LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
+	LStmtList *lt = FOR(q, lk, "r", 0, RQ, &r);
+	int xw[2][4];
+	for (int c = 0; c < cw; c++)
+		for (int64_t i = 0; i < XW; i++) {
+			/* band[ky·RW + (oxb·PB + c)·xstep + XW·r + i] */
+			Ix bs[3] = {ky, oxb, r};
+			int64_t bk[3] = {t->RW, PB * t->xstep, XW};
+			xw[c][i] = let(q, lt, "xw", LD(q, t->band, AX(q, 3, bs, bk, c * t->xstep + i)));
+		}
+	for (int j = 0; j < bw; j++) {
+		/* wp[((g·Og + ob·OB + j)·KH + ky)·RQ + r] */
+		Ix ws[4] = {t->gv, ob, ky, r};
+		int64_t wk[4] = {Og * KH * RQ, OB * KH * RQ, RQ, 1};
+		int ww = let(q, lt, "ww", LD(q, t->wb, AX(q, 4, ws, wk, j * KH * RQ)));
+		int src[2] = {ww, -1};
+		if (t->nib) { /* the nibbles as the high halves of bytes: int8 values ×16 */
+			LExpr *mask = I32(q, (int32_t)0xF0F0F0F0u);
+			src[0] = let(q, lt, "wl", B(q, LO_AND, B(q, LO_SHL, V(q, ww), I32(q, 4)), mask));
+			src[1] = let(q, lt, "wh", B(q, LO_AND, V(q, ww), I32(q, (int32_t)0xF0F0F0F0u)));
+		}
+		int wv[4];
+		for (int64_t i = 0; i < XW; i++)
+			wv[i] = let(q, lt, "wp", le_un(q->p, i % 2 ? LU_SXTB16H : LU_SXTB16, V(q, src[i / 2])));
+		for (int c = 0; c < cw; c++)
+			for (int64_t i = 0; i < XW; i++) {
+				int ac = acc[j * cw + c];
+				set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, wv[i]), V(q, xw[c][i]))));
+			}
+	}
 }
 
 static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
@@ -855,23 +949,13 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	if (q->err || wb < 0 || band < 0)
 		return -1;
 	const int xb = inb[0];
-	Ix in, gg, oy;
-	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
-	LStmtList *lg = FOR(q, ln, "g", 0, g->G, &gg);
-	LStmtList *lo = FOR(q, lg, "oy", 0, g->OH, &oy);
-
-	/* the band: for ky, input row iy = oy·sh − pt + ky·dh */
+	Ix in, gg, oy, ky;
+	LStmtList *lo;
+	int iy;
+	LStmt *in_rows;
+	if (band_rows(q, to, g, &in, &gg, &oy, &lo, &ky, &iy, &in_rows) < 0)
+		return -1;
 	{
-		Ix ky;
-		LStmtList *lk = FOR(q, lo, "ky", 0, KH, &ky);
-		Ix iys[2] = {oy, ky};
-		int64_t iyk[2] = {g->sh, g->dh};
-		int iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
-		LStmt *in_rows = ls_if(q->p, lk, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
-		if (!in_rows) {
-			q->err = 1;
-			return -1;
-		}
 		/* a row outside the input: zeros */
 		{
 			Ix wi;
@@ -935,78 +1019,8 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 		}
 	}
 
-	/* the outputs of row oy: blocks of OB channels × PB columns */
-	const int64_t OB = 2, PB = 2, Og = g->Og, OW = g->OW, OH = g->OH, xstep = sw * Cp / 2;
-	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / PB, remx = OW % PB;
-	for (int pc = 0; pc < 2; pc++) {
-		int64_t bw = pc == 0 ? OB : remc;
-		if (bw == 0 || (pc == 0 && nfull == 0))
-			continue;
-		Ix ob;
-		LStmtList *lb = pc == 0 ? FOR(q, lo, "ob", 0, nfull, &ob) : lo;
-		if (pc == 1) {
-			ob.var = -1;
-			ob.c = nfull;
-		}
-		for (int px = 0; px < 2; px++) {
-			int64_t cw = px == 0 ? PB : remx;
-			if (cw == 0 || (px == 0 && nfx == 0))
-				continue;
-			Ix oxb;
-			LStmtList *l = px == 0 ? FOR(q, lb, "oxb", 0, nfx, &oxb) : lb;
-			if (px == 1) {
-				oxb.var = -1;
-				oxb.c = nfx;
-			}
-			int acc[4];
-			OcCtx oc[2];
-			for (int j = 0; j < bw; j++) {
-				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
-				for (int c = 0; c < cw; c++)
-					acc[j * cw + c] = let(q, l, "acc", LD(q, a->bf_buf, oc_expr(q, &oc[j])));
-			}
-			Ix ky, r;
-			LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
-			LStmtList *lt = FOR(q, lk, "r", 0, RQ, &r);
-			const int64_t XW = EPW / 2; /* packed x words per weight word */
-			int xw[2][4];
-			for (int c = 0; c < cw; c++)
-				for (int64_t i = 0; i < XW; i++) {
-					/* band[ky·RW + (oxb·PB + c)·xstep + XW·r + i] */
-					Ix bs[3] = {ky, oxb, r};
-					int64_t bk[3] = {RW, PB * xstep, XW};
-					xw[c][i] = let(q, lt, "xw", LD(q, band, AX(q, 3, bs, bk, c * xstep + i)));
-				}
-			for (int j = 0; j < bw; j++) {
-				/* wp[((g·Og + ob·OB + j)·KH + ky)·RQ + r] */
-				Ix ws[4] = {gg, ob, ky, r};
-				int64_t wk[4] = {Og * KH * RQ, OB * KH * RQ, RQ, 1};
-				int ww = let(q, lt, "ww", LD(q, wb, AX(q, 4, ws, wk, j * KH * RQ)));
-				int src[2] = {ww, -1};
-				if (nib) { /* the nibbles as the high halves of bytes: int8 values ×16 */
-					LExpr *mask = I32(q, (int32_t)0xF0F0F0F0u);
-					src[0] = let(q, lt, "wl", B(q, LO_AND, B(q, LO_SHL, V(q, ww), I32(q, 4)), mask));
-					src[1] = let(q, lt, "wh", B(q, LO_AND, V(q, ww), I32(q, (int32_t)0xF0F0F0F0u)));
-				}
-				int wv[4];
-				for (int64_t i = 0; i < XW; i++)
-					wv[i] = let(q, lt, "wp", le_un(q->p, i % 2 ? LU_SXTB16H : LU_SXTB16, V(q, src[i / 2])));
-				for (int c = 0; c < cw; c++)
-					for (int64_t i = 0; i < XW; i++) {
-						int ac = acc[j * cw + c];
-						set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, wv[i]), V(q, xw[c][i]))));
-					}
-			}
-			for (int j = 0; j < bw; j++)
-				for (int c = 0; c < cw; c++) {
-					LExpr *v = acc_out(q, l, a, acc[j * cw + c], oc_expr, &oc[j]);
-					/* y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + oxb·PB + c] */
-					Ix ys[5] = {in, gg, ob, oy, oxb};
-					int64_t yk[5] = {O * OH * OW, Og * OH * OW, OB * OH * OW, OW, PB};
-					store(q, l, yb, AX(q, 5, ys, yk, j * OH * OW + c), v);
-				}
-		}
-	}
+	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg};
+	row_blocks(q, lo, a, g, in, gg, oy, yb, 2, 2, dsp_taps, &t);
 	return q->err ? -1 : 0;
 }
 
