@@ -786,8 +786,9 @@ static void vec_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, i
  * band holds int16 x − zp_x elements, band[ky][xp][c] (c < Cg, no pairing),
  * the weights int8 [o][ky][kx·Cg + c], and the taps of row ky are one plain
  * loop over the run of R = KW·Cg elements accumulating 2 channels × 2
- * columns in int32: the shape LLVM's loop vectorizer turns into widening
- * multiply-adds (x86 pmaddwd, RISC-V vwmacc, AArch64 smlal). */
+ * columns in int32: the shape LLVM's loop vectorizer turns into vector
+ * multiply-accumulates (x86 pmulld/vpmulld + paddd, AArch64 mla on 32-bit
+ * lanes, RISC-V vwmacc; LLVM 19 forms no pmaddwd/vpdpwssd from it). */
 static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
 {
 	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
