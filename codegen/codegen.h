@@ -30,7 +30,8 @@ LProgram *lower_model(const Model *m, Diag *d);
 /* Target properties the lowering uses; all 0 is portable code. */
 typedef struct LowerOptions {
 	int dsp;  /* Arm DSP extension: int8 convs and linears on packed 16-bit pairs (dot2, sxtb16) */
-	int vec;  /* vector registers (≥ 128 bits): int8 convs and linears as int16 × int8 MAC loops LLVM vectorizes */
+	int vec;  /* vector registers (≥ 128 bits): int8 convs and linears as int16 × int8 MAC loops LLVM vectorizes;
+	           * 2: one accumulator a loop (x86, where LLVM then forms pmaddwd / vpdpwssd) */
 } LowerOptions;
 /* lower_model for a target (o may be NULL: portable). */
 LProgram *lower_model_opts(const Model *m, const LowerOptions *o, Diag *d);

@@ -2077,7 +2077,8 @@ static int lower_node(Lower *L, const Node *n)
 		int yb = out_of(L, n), rc = -1;
 		char msg[256] = "";
 		if (yb >= 0 && !L->err)
-			rc = lower_quant_node(L->p, to, L->b, n, inb, yb, L->opt.dsp ? 1 : L->opt.vec ? 2 : 0, msg, sizeof msg);
+			rc = lower_quant_node(L->p, to, L->b, n, inb, yb, L->opt.dsp ? 1 : L->opt.vec == 2 ? 3 : L->opt.vec ? 2 : 0,
+			                      msg, sizeof msg);
 		free(inb);
 		if (rc < 0 && msg[0])
 			lerr(L, "%s", msg);

@@ -35,7 +35,7 @@ typedef struct Q {
 	size_t msgn;
 	int err;
 	int dsp;  /* the target has the Arm DSP extension: conv_dsp */
-	int vec;  /* the target has vector registers: conv_dsp's int16 band with a plain MAC loop */
+	int vec;  /* the target has vector registers: conv_vec (1: 2 × 2 blocks; 2: x86, 1 × 1 blocks) */
 } Q;
 
 static void qerr(Q *q, const char *fmt, ...)
@@ -752,6 +752,7 @@ typedef struct VecTaps {
 	int band, wb;
 	int64_t R, RW;
 	Ix gv; /* the group */
+	int64_t OB, PB;
 } VecTaps;
 
 /* conv_vec's block: for ky, one loop over the run, acc += w·x in int32 */
@@ -759,7 +760,7 @@ static void vec_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, i
 {
 	const VecTaps *t = ctx;
 	const ConvGeom *g = t->g;
-	const int64_t R = t->R, KH = g->KH, Og = g->Og, OB = 2, PB = 2, sw = g->sw, Cg = g->Cg;
+	const int64_t R = t->R, KH = g->KH, Og = g->Og, OB = t->OB, PB = t->PB, sw = g->sw, Cg = g->Cg;
 	Ix ky, e;
 	LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
 	LStmtList *lt = FOR(q, lk, "e", 0, R, &e);
@@ -844,8 +845,13 @@ static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 			store(q, l, band, AX(q, 3, bs, bk, a0 * Cg), le_cast(q->p, LT_I16, v, 0));
 		}
 	}
-	VecTaps t = {g, band, wb, R, RW, gg};
-	row_blocks(q, lo, a, g, in, gg, oy, yb, 2, 2, vec_taps, &t);
+	/* x86: one accumulator a loop, the only shape LLVM 19 turns into pmaddwd
+	 * (AVX-512 VNNI: vpdpwssd); it was 1.0–1.4× faster than 2 × 2 blocks
+	 * (bench/int8.py Table 3). Elsewhere 2 channels × 2 columns, which share
+	 * their loads. */
+	const int64_t vb = q->vec == 2 ? 1 : 2;
+	VecTaps t = {g, band, wb, R, RW, gg, vb, vb};
+	row_blocks(q, lo, a, g, in, gg, oy, yb, vb, vb, vec_taps, &t);
 	return q->err ? -1 : 0;
 }
 
@@ -1722,7 +1728,7 @@ int lower_quant_reads(const Node *n, int i)
 int lower_quant_node(LProgram *p, LStmtList *to, const Block *b, const Node *n, const int *inb, int yb, int kernels,
                      char *msg, size_t msgn)
 {
-	Q qs = {p, b, n, msg, msgn, 0, kernels == 1, kernels == 2}, *q = &qs;
+	Q qs = {p, b, n, msg, msgn, 0, kernels == 1, kernels == 2 ? 1 : kernels == 3 ? 2 : 0}, *q = &qs;
 	if (msgn)
 		msg[0] = 0;
 	int rc;

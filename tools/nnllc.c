@@ -370,7 +370,8 @@ int main(int argc, char **argv)
 		}
 		if (int8_kernels && strcmp(int8_kernels, "auto")) {
 			lo.dsp = !strcmp(int8_kernels, "dsp");
-			lo.vec = !strcmp(int8_kernels, "vector");
+			int x86 = lo.vec == 2;
+			lo.vec = !strcmp(int8_kernels, "vector") ? 1 + x86 : 0;
 		}
 		p = lower_model_opts(m, &lo, &d);
 	}

@@ -254,6 +254,8 @@ int cg_lower_options(const CgOptions *o, LowerOptions *lo, Diag *d)
 	lo->dsp = target_has_dsp(ts.triple, ts.cpu, ts.features);
 	/* vector registers: the table's x86-64, aarch64 and native rows, RISC-V with +v */
 	lo->vec = !lo->dsp && ((ts.row && ts.row->vector_bits >= 128) || target_feature(ts.features, "v") == 1);
+	if (lo->vec && strncmp(ts.triple, "x86_64", 6) == 0)
+		lo->vec = 2; /* one accumulator a loop: pmaddwd / vpdpwssd */
 	cg_target_spec_free(&ts);
 	return 0;
 }

@@ -269,7 +269,7 @@ static void test_quant_models(void **state)
 			/* portable, with the Arm DSP kernels (dot2/sxtb16, which the
 			 * interpreter defines) and with the vector-friendly ones: all bit
 			 * for bit */
-			LowerOptions dsp = {.dsp = 1}, vec = {.vec = 1};
+			LowerOptions dsp = {.dsp = 1}, vec = {.vec = 1}, vec1 = {.vec = 2};
 			char what[300];
 			if (check_model(names[i], m, x) < 0)
 				failed++;
@@ -278,6 +278,9 @@ static void test_quant_models(void **state)
 				failed++;
 			snprintf(what, sizeof what, "%s (vec)", names[i]);
 			if (check_model_opts(what, m, x, &vec) < 0)
+				failed++;
+			snprintf(what, sizeof what, "%s (vec, 1x1 blocks)", names[i]);
+			if (check_model_opts(what, m, x, &vec1) < 0)
 				failed++;
 			free(x);
 		}
