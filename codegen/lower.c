@@ -654,9 +654,10 @@ static const Node *pad_fold_reader(Lower *L, const Node *pad)
 	return c;
 }
 
-/* The Pad folded into node c (pad_fold_reader), or NULL; *xt its input
- * tensor, bg/en its pads on the nd spatial axes in order (begin, end). */
-static const Node *folded_pad(Lower *L, const Node *c, int nd, int *xt, int64_t *bg, int64_t *en)
+/* The tensor node c reads: its input, or, when a Pad is folded into c
+ * (pad_fold_reader), the Pad's input, with the Pad's pads on the nd spatial
+ * axes added to c's pb (begin) and pe (end). */
+static int absorb_pad(Lower *L, const Node *c, int nd, int64_t *pb, int64_t *pe)
 {
 	const Block *b = L->b;
 	for (int i = 0; i < b->n_nodes; i++) {
@@ -666,13 +667,12 @@ static const Node *folded_pad(Lower *L, const Node *c, int nd, int *xt, int64_t 
 		const AttrValue *a = node_attr(p, "pads");
 		for (int k = 0; k < nd; k++) { /* pads run from the last axis */
 			int j = nd - 1 - k;
-			bg[j] = 2 * k < a->n ? a->i[2 * k] : 0;
-			en[j] = 2 * k + 1 < a->n ? a->i[2 * k + 1] : 0;
+			pb[j] += 2 * k < a->n ? a->i[2 * k] : 0;
+			pe[j] += 2 * k + 1 < a->n ? a->i[2 * k + 1] : 0;
 		}
-		*xt = p->in[0];
-		return p;
+		return p->in[0];
 	}
-	return NULL;
+	return c->in[0];
 }
 
 /* The conv kernel (see lower_conv). */
@@ -891,15 +891,8 @@ static int lower_conv(Lower *L, const Node *n, LStmtList *to)
 	if (attr_spatial(&oc, "stride", nd, 1, s) < 0 || attr_spatial(&oc, "dilation", nd, 1, d) < 0 ||
 	    get_padding(L, n, nd, x->shape + 2, w->shape + 2, s, d, pb, pe) < 0)
 		return -1;
-	int xt = n->in[0];
-	int64_t fbg[2], fen[2];
-	if (folded_pad(L, n, nd, &xt, fbg, fen)) { /* read the Pad's input, its pads added to ours */
-		x = &b->tensors[xt];
-		for (int i = 0; i < nd; i++) {
-			pb[i] += fbg[i];
-			pe[i] += fen[i];
-		}
-	}
+	int xt = absorb_pad(L, n, nd, pb, pe); /* a folded Pad: read its input */
+	x = &b->tensors[xt];
 	int64_t G = node_attr(n, "groups")->i[0];
 	ConvK k;
 	memset(&k, 0, sizeof k);
@@ -1089,15 +1082,8 @@ static int lower_pool(Lower *L, const Node *n, LStmtList *to)
 		return -1;
 	if (attr_padding(&oc, "padding", nd, pb, pe) != 0)
 		return -1;
-	int xt = n->in[0];
-	int64_t fbg[2], fen[2];
-	if (folded_pad(L, n, nd, &xt, fbg, fen)) { /* read the Pad's input, its pads added to ours */
-		x = &b->tensors[xt];
-		for (int i = 0; i < nd; i++) {
-			pb[i] += fbg[i];
-			pe[i] += fen[i];
-		}
-	}
+	int xt = absorb_pad(L, n, nd, pb, pe); /* a folded Pad: read its input */
+	x = &b->tensors[xt];
 	Pix c;
 	memset(&c, 0, sizeof c);
 	c.max = max;

@@ -132,6 +132,23 @@ static LStmtList *FORE(Q *q, LStmtList *to, const char *name, LExpr *lo, LExpr *
 	return &s->body;
 }
 
+/* Part `part` of `total` items cut in blocks of B: part 0 the full blocks (a
+ * loop, *ix the block index), part 1 the remainder (*ix the constant total/B).
+ * *width: the part's block width; NULL (and width 0) when the part is empty. */
+static LStmtList *BLOCKS(Q *q, LStmtList *to, const char *name, int64_t total, int64_t B, int part, Ix *ix,
+                         int64_t *width)
+{
+	const int64_t n = total / B;
+	*width = part == 0 ? (n ? B : 0) : total % B;
+	if (!*width)
+		return NULL;
+	if (part == 0)
+		return FOR(q, to, name, 0, n, ix);
+	ix->var = -1;
+	ix->c = n;
+	return to;
+}
+
 /* Σ ix·k + c as an i32 expression */
 static LExpr *AX(Q *q, int n, const Ix *x, const int64_t *k, int64_t c)
 {
@@ -238,19 +255,38 @@ static int32_t *rq_table(const int32_t *qm, const int *sh, int64_t O, int *any_l
  * (v + 2^31 − 1) >> 31 = (a·b + 2^30) >> 31. (a = b = INT32_MIN, where
  * SRDHM saturates, cannot occur: qm > 0.) Emitted that way: one multiply-
  * accumulate and a funnel shift on 32-bit targets. */
+/* hm = SRDHM(x, qm) = (x·qm + 2^round) >> (round + 1) as a new variable:
+ * round 30 is SRDHM itself (x as given); round 31 is the smmulr form, for an
+ * x2 = 2·x whose doubling the caller has shown not to overflow. */
+static int srdhm(Q *q, LStmtList *to, LExpr *x, LExpr *qm, int round)
+{
+	LExpr *pr = B(q, LO_MUL, CAST(q, LT_I64, x), CAST(q, LT_I64, qm));
+	return let(q, to, "hm",
+	           CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, pr, IK(q, LT_I64, INT64_C(1) << round)),
+	                             IK(q, LT_I64, round + 1))));
+}
+
+/* RoundingDivideByPOT(hm, right): the mask/threshold form (mask = 2^right − 1,
+ * half = mask >> 1) */
+static LExpr *rdbpot(Q *q, int hm, LExpr *right, LExpr *mask, LExpr *half)
+{
+	LExpr *rem = B(q, LO_AND, V(q, hm), mask);
+	LExpr *thr = B(q, LO_ADD, half, CAST(q, LT_I32, B(q, LO_LT, V(q, hm), I32(q, 0))));
+	return B(q, LO_ADD, B(q, LO_SHR, V(q, hm), right), CAST(q, LT_I32, B(q, LO_GT, rem, thr)));
+}
+
+/* The same for right ≥ 1: (hm + 2^(right−1) + (hm >> 31)) >> right (p2 = 2^(right−1)) */
+static LExpr *rdbpot_pos(Q *q, int hm, LExpr *right, LExpr *p2)
+{
+	return B(q, LO_SHR, B(q, LO_ADD, B(q, LO_ADD, V(q, hm), p2), B(q, LO_SHR, V(q, hm), I32(q, 31))), right);
+}
+
 static LExpr *mbqm(Q *q, LStmtList *to, LExpr *x, LExpr *qm, LExpr *right, LExpr *mask, LExpr *half, LExpr *left)
 {
 	if (left)
 		x = B(q, LO_SHL, x, left);
-	int hm = let(q, to, "hm",
-	             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, B(q, LO_MUL, CAST(q, LT_I64, x), CAST(q, LT_I64, qm)),
-	                                            IK(q, LT_I64, INT64_C(1) << 30)),
-	                               IK(q, LT_I64, 31))));
-	if (!right)
-		return V(q, hm);
-	LExpr *rem = B(q, LO_AND, V(q, hm), mask);
-	LExpr *thr = B(q, LO_ADD, half, CAST(q, LT_I32, B(q, LO_LT, V(q, hm), I32(q, 0))));
-	return B(q, LO_ADD, B(q, LO_SHR, V(q, hm), right), CAST(q, LT_I32, B(q, LO_GT, rem, thr)));
+	int hm = srdhm(q, to, x, qm, 30);
+	return right ? rdbpot(q, hm, right, mask, half) : V(q, hm);
 }
 
 /* MBQM with compile-time constants. */
@@ -272,15 +308,8 @@ static LExpr *mbqm_kb(Q *q, LStmtList *to, LExpr *x, int32_t qm, int sh, int64_t
 	int left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
 	if (left > 29 || bound >= (INT64_C(1) << (30 - left)))
 		return mbqm_k(q, to, x, qm, sh);
-	LExpr *x2 = B(q, LO_SHL, x, I32(q, left + 1));
-	int hm = let(q, to, "hm",
-	             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, B(q, LO_MUL, CAST(q, LT_I64, x2), IK(q, LT_I64, qm)),
-	                                            IK(q, LT_I64, INT64_C(1) << 31)),
-	                               IK(q, LT_I64, 32))));
-	if (!right)
-		return V(q, hm);
-	return B(q, LO_SHR, B(q, LO_ADD, B(q, LO_ADD, V(q, hm), I32(q, INT64_C(1) << (right - 1))), B(q, LO_SHR, V(q, hm), I32(q, 31))),
-	         I32(q, right));
+	int hm = srdhm(q, to, B(q, LO_SHL, x, I32(q, left + 1)), IK(q, LT_I64, qm), 31);
+	return right ? rdbpot_pos(q, hm, I32(q, right), I32(q, INT64_C(1) << (right - 1))) : V(q, hm);
 }
 
 /* |MBQM(x)| for |x| ≤ bound: ≤ bound·qm·2^left / 2^31 rounded up, + 1 */
@@ -435,22 +464,15 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 		                       : B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
 		if (a->pre16 && left)
 			x2 = B(q, LO_SHL, x2, left);
-		LExpr *pr = B(q, LO_MUL, CAST(q, LT_I64, x2), CAST(q, LT_I64, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st))));
-		int hm = let(q, to, "hm",
-		             CAST(q, LT_I32, B(q, LO_SHR, B(q, LO_ADD, pr, IK(q, LT_I64, INT64_C(1) << 31)), IK(q, LT_I64, 32))));
+		int hm = srdhm(q, to, x2, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), 31);
 		LExpr *rsh = LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1)));
 		LExpr *v;
-		if (a->rfast)
-			v = B(q, LO_SHR,
-			      B(q, LO_ADD, B(q, LO_ADD, V(q, hm), LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2)))),
-			        B(q, LO_SHR, V(q, hm), I32(q, 31))),
-			      rsh);
-		else {
+		if (a->rfast) {
+			v = rdbpot_pos(q, hm, rsh, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2))));
+		} else {
 			int rv = let(q, to, "rsh", rsh);
 			int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
-			LExpr *rem = B(q, LO_AND, V(q, hm), V(q, mv));
-			LExpr *thr = B(q, LO_ADD, B(q, LO_SHR, V(q, mv), I32(q, 1)), CAST(q, LT_I32, B(q, LO_LT, V(q, hm), I32(q, 0))));
-			v = B(q, LO_ADD, B(q, LO_SHR, V(q, hm), V(q, rv)), CAST(q, LT_I32, B(q, LO_GT, rem, thr)));
+			v = rdbpot(q, hm, V(q, rv), V(q, mv), B(q, LO_SHR, V(q, mv), I32(q, 1)));
 		}
 		/* |v| ≤ |hm| + 1 < 2^30: v + zy cannot overflow, and the clamp is one ssat for int8 */
 		v = B(q, LO_MAX, B(q, LO_MIN, ADD(q, v, I32(q, a->zy)), I32(q, a->hi)), I32(q, a->lo));
@@ -505,9 +527,16 @@ typedef struct ConvGeom ConvGeom;
  * multiple of 4: when that more than doubles the MACs (one input channel, odd
  * stride: 3 taps in 8 slots for a 3×3), the portable kernel is faster
  * (Fashion-MNIST's first conv: measured below) */
+/* conv_dsp's channels per band pixel: Cg when even, Cg + 1 when odd, 1 for a
+ * single channel with an even stride (pairs then run across columns) */
+static int64_t dsp_cp(int64_t cg, int64_t sw)
+{
+	return cg % 2 == 0 ? cg : cg == 1 && sw % 2 == 0 ? 1 : cg + 1;
+}
+
 static int dsp_wasteful(int64_t cg, int64_t kw, int64_t sw)
 {
-	int64_t cp = cg % 2 == 0 ? cg : cg == 1 && sw % 2 == 0 ? 1 : cg + 1, r = kw * cp;
+	int64_t r = kw * dsp_cp(cg, sw);
 	return 4 * ((r + 3) / 4) > 2 * kw * cg;
 }
 static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, struct Acc *a, const ConvGeom *g);
@@ -540,17 +569,12 @@ static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
 		return -1;
 	Ix r;
 	LStmtList *lr = FOR(q, to, "r", 0, rows, &r);
-	int64_t nfull = O / OB, rem = O % OB;
 	for (int part = 0; part < 2; part++) {
-		int64_t bw = part == 0 ? OB : rem;
-		if (bw == 0 || (part == 0 && nfull == 0))
-			continue;
+		int64_t bw;
 		Ix ob;
-		LStmtList *l = part == 0 ? FOR(q, lr, "ob", 0, nfull, &ob) : lr;
-		if (part == 1) {
-			ob.var = -1;
-			ob.c = nfull;
-		}
+		LStmtList *l = BLOCKS(q, lr, "ob", O, OB, part, &ob, &bw);
+		if (!l)
+			continue;
 		OcCtx oc[8];
 		int acc[8];
 		for (int j = 0; j < bw; j++) {
@@ -707,27 +731,18 @@ static void row_blocks(Q *q, LStmtList *lo, Acc *a, const ConvGeom *g, Ix in, Ix
                        int64_t PB, BlockTaps taps, void *ctx)
 {
 	const int64_t Og = g->Og, OW = g->OW, OH = g->OH, O = a->O;
-	const int64_t nfull = Og / OB, remc = Og % OB, nfx = OW / PB, remx = OW % PB;
 	for (int pc = 0; pc < 2; pc++) {
-		int64_t bw = pc == 0 ? OB : remc;
-		if (bw == 0 || (pc == 0 && nfull == 0))
-			continue;
+		int64_t bw;
 		Ix ob;
-		LStmtList *lb = pc == 0 ? FOR(q, lo, "ob", 0, nfull, &ob) : lo;
-		if (pc == 1) {
-			ob.var = -1;
-			ob.c = nfull;
-		}
+		LStmtList *lb = BLOCKS(q, lo, "ob", Og, OB, pc, &ob, &bw);
+		if (!lb)
+			continue;
 		for (int px = 0; px < 2; px++) {
-			int64_t cw = px == 0 ? PB : remx;
-			if (cw == 0 || (px == 0 && nfx == 0))
-				continue;
+			int64_t cw;
 			Ix oxb;
-			LStmtList *l = px == 0 ? FOR(q, lb, "oxb", 0, nfx, &oxb) : lb;
-			if (px == 1) {
-				oxb.var = -1;
-				oxb.c = nfx;
-			}
+			LStmtList *l = BLOCKS(q, lb, "oxb", OW, PB, px, &oxb, &cw);
+			if (!l)
+				continue;
 			int acc[16];
 			OcCtx oc[4];
 			for (int j = 0; j < bw; j++) {
@@ -910,7 +925,7 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	if (q->vec)
 		return conv_vec(q, to, inb, yb, a, g);
 	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
-	const int64_t Cp = Cg % 2 == 0 ? Cg : Cg == 1 && sw % 2 == 0 ? 1 : Cg + 1;
+	const int64_t Cp = dsp_cp(Cg, sw);
 	/* int4 weights stay packed, 8 to a word (flash: half a byte a weight), when
 	 * 16·|acc| fits: the nibbles are used as ×16 int8 values */
 	const int nib = a->w->dtype == DT_INT4 && a->smm && a->bmax < (INT64_C(1) << 26);
@@ -1113,17 +1128,13 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	OcCtx oc = {1, {cc}, {1}, 0};
 	/* blocks of NB outputs (ox0 = NB·b): stride 1, output j reads words
 	 * ox0/2 + j/2 + t with set j%2; stride 2, words ox0 + j + t with E */
-	const int64_t NB = 4, nblk = OW / NB, rem = OW % NB;
+	const int64_t NB = 4;
 	for (int part = 0; part < 2; part++) {
-		int64_t nout = part == 0 ? NB : rem;
-		if ((part == 0 && nblk == 0) || nout == 0)
-			continue;
+		int64_t nout;
 		Ix pb;
-		LStmtList *l = part == 0 ? FOR(q, lo, "px", 0, nblk, &pb) : lo;
-		if (part == 1) {
-			pb.var = -1;
-			pb.c = nblk;
-		}
+		LStmtList *l = BLOCKS(q, lo, "px", OW, NB, part, &pb, &nout);
+		if (!l)
+			continue;
 		int acc[8];
 		for (int j = 0; j < nout; j++)
 			acc[j] = let(q, l, "acc", LD(q, a->bf_buf, IX(q, cc)));
@@ -1275,17 +1286,12 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	LStmtList *ln = FOR(q, to, "n", 0, N, &in);
 	Ix g;
 	LStmtList *lg = FOR(q, ln, "g", 0, G, &g);
-	const int64_t nfull = Og / OB, remc = Og % OB;
 	for (int pc = 0; pc < 2; pc++) {
-		int64_t bw = pc == 0 ? OB : remc;
-		if (bw == 0 || (pc == 0 && nfull == 0))
-			continue;
+		int64_t bw;
 		Ix ob;
-		LStmtList *lb = pc == 0 ? FOR(q, lg, "ob", 0, nfull, &ob) : lg;
-		if (pc == 1) {
-			ob.var = -1;
-			ob.c = nfull;
-		}
+		LStmtList *lb = BLOCKS(q, lg, "ob", Og, OB, pc, &ob, &bw);
+		if (!lb)
+			continue;
 		/* row ranges: top border, inside, bottom border */
 		for (int rr = 0; rr < 3; rr++) {
 			int64_t y0 = rr == 0 ? 0 : rr == 1 ? oy_lo : oy_hi, y1 = rr == 0 ? oy_lo : rr == 1 ? oy_hi : OH;
@@ -1309,17 +1315,13 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 				if (x1 <= x0)
 					continue;
 				const int edge_x = cr != 1, folded = rr == 1 && cr == 1;
-				const int64_t CBr = edge_x ? 1 : CB, nfx = (x1 - x0) / CBr, remx = (x1 - x0) % CBr;
+				const int64_t CBr = edge_x ? 1 : CB;
 				for (int px = 0; px < 2; px++) {
-					int64_t cw = px == 0 ? CBr : remx;
-					if (cw == 0 || (px == 0 && nfx == 0))
-						continue;
+					int64_t cw;
 					Ix oxb;
-					LStmtList *l = px == 0 ? FOR(q, ly, "oxb", 0, nfx, &oxb) : ly;
-					if (px == 1) {
-						oxb.var = -1;
-						oxb.c = nfx;
-					}
+					LStmtList *l = BLOCKS(q, ly, "oxb", x1 - x0, CBr, px, &oxb, &cw);
+					if (!l)
+						continue;
 					/* ox0 = x0 + oxb·CBr; oc0 = g·Og + ob·OB */
 					Ix xs0[1] = {oxb};
 					int64_t xk0[1] = {CBr};
