@@ -1,8 +1,8 @@
 /* nnllc — the model compiler, llc-style:
  *   nnllc model.json -march=thumbv7em -mcpu=cortex-m4 -filetype=obj -o model.o
  * writes model.o and model.h beside it. The pipeline, top to bottom:
- *   flags → target check → json_load_model → lower_model_opts (the target's
- *   LowerOptions) → loop_verify
+ *   flags → target check, the target's LowerOptions (cg_lower_options,
+ *   -int8-kernels) → json_load_model → lower_model_opts → loop_verify
  *   → cg_compile (LLVM) → cg_write_header.
  * Only this file prints and exits; everything below returns a status with
  * messages in a Diag. Exit status: 0 success, 1 error, 2 bad command line.
@@ -323,6 +323,24 @@ int main(int argc, char **argv)
 		diag_free(&d);
 		return 2;
 	}
+	/* the integer kernels: the target's (cg_lower_options), or -int8-kernels */
+	LowerOptions lo;
+	if (cg_lower_options(&o, &lo, &d) < 0) {
+		diag_print(&d, "nnllc");
+		diag_free(&d);
+		return 2;
+	}
+	if (int8_kernels && !strcmp(int8_kernels, "dsp") && !lo.dsp) {
+		fprintf(stderr, "nnllc: error: -int8-kernels=dsp: target %s (cpu %s%s%s) has no Arm DSP extension\n",
+		        o.target->name, o.cpu ? o.cpu : "default", o.mattr ? ", -mattr=" : "", o.mattr ? o.mattr : "");
+		diag_free(&d);
+		return 2;
+	}
+	if (int8_kernels && strcmp(int8_kernels, "auto")) {
+		int x86 = lo.vec == 2; /* keep the target's vector block shape */
+		lo.dsp = !strcmp(int8_kernels, "dsp");
+		lo.vec = !strcmp(int8_kernels, "vector") ? 1 + x86 : 0;
+	}
 	if (!model) {
 		usage(stderr);
 		return 2;
@@ -359,22 +377,7 @@ int main(int argc, char **argv)
 	m = json_load_model(model, &d);
 	if (!m)
 		goto done;
-	{
-		LowerOptions lo;
-		if (cg_lower_options(&o, &lo, &d) < 0)
-			goto done;
-		if (int8_kernels && !strcmp(int8_kernels, "dsp") && !lo.dsp) {
-			diag_add(&d, "-int8-kernels=dsp: target %s (cpu %s%s%s) has no Arm DSP extension", o.target->name,
-			         o.cpu ? o.cpu : "default", o.mattr ? ", -mattr=" : "", o.mattr ? o.mattr : "");
-			goto done;
-		}
-		if (int8_kernels && strcmp(int8_kernels, "auto")) {
-			lo.dsp = !strcmp(int8_kernels, "dsp");
-			int x86 = lo.vec == 2;
-			lo.vec = !strcmp(int8_kernels, "vector") ? 1 + x86 : 0;
-		}
-		p = lower_model_opts(m, &lo, &d);
-	}
+	p = lower_model_opts(m, &lo, &d);
 	if (!p)
 		goto done;
 	{
