@@ -899,10 +899,10 @@ static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, i
 			xw[c][i] = let(q, lt, "xw", LD(q, t->band, AX(q, 3, bs, bk, c * t->xstep + i)));
 		}
 	for (int j = 0; j < bw; j++) {
-		/* wp[((g·Og + ob·OB + j)·KH + ky)·RQ + r] */
+		/* wp[(g·Og + ob·OB)·KH·RQ + (ky·RQ + r)·bw + j]: a block's words interleaved */
 		Ix ws[4] = {t->gv, ob, ky, r};
-		int64_t wk[4] = {Og * KH * RQ, OB * KH * RQ, RQ, 1};
-		int ww = let(q, lt, "ww", LD(q, t->wb, AX(q, 4, ws, wk, j * KH * RQ)));
+		int64_t wk[4] = {Og * KH * RQ, OB * KH * RQ, bw * RQ, bw};
+		int ww = let(q, lt, "ww", LD(q, t->wb, AX(q, 4, ws, wk, j)));
 		int src[2] = {ww, -1};
 		if (t->nib) { /* the nibbles as the high halves of bytes: int8 values ×16 */
 			LExpr *mask = I32(q, (int32_t)0xF0F0F0F0u);
@@ -956,7 +956,10 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 					int8_t v = kx < KW && c < Cg ? a->wq[o * Kt + (c * KH + ky) * KW + kx] : 0;
 					word |= (nib ? (uint32_t)(v & 15) : (uint32_t)(uint8_t)v) << pos[i];
 				}
-				wp[(o * KH + ky) * RQ + r] = (int32_t)word;
+				/* the two channels of a register block alternate word by word
+				 * (one ldrd loads both); the odd channel left over stays alone */
+				int64_t og = o % g->Og, blk = og / 2, bwo = 2 * blk + 2 <= g->Og ? 2 : 1;
+				wp[(o - og + 2 * blk) * KH * RQ + (ky * RQ + r) * bwo + og % 2] = (int32_t)word;
 			}
 	free(a->wq);
 	a->wq = NULL;

@@ -34,6 +34,7 @@ void cg_llvm_init(void)
 	LLVMInitializeARMTarget();
 	LLVMInitializeARMTargetMC();
 	LLVMInitializeARMAsmPrinter();
+	LLVMInitializeARMAsmParser(); /* the smlad loops' inline assembly (llvm_smlad.c) */
 	LLVMInitializeRISCVTargetInfo();
 	LLVMInitializeRISCVTarget();
 	LLVMInitializeRISCVTargetMC();

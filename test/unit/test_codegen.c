@@ -572,6 +572,125 @@ static void test_pairs_instructions(void **state)
 	loop_free(p);
 }
 
+/* ---- smlad reduction loops (codegen/llvm/llvm_smlad.c) ------------------- */
+
+/* The DSP kernels' inner loop, 2 channels × 2 columns: per step r one weight
+ * word per channel (interleaved: an ldrd), sxtb16/sxtb16h, two input pairs
+ * per column at distance SM_S words, eight smlads. Trip counts 0, 1, 2, 5 and
+ * 8 (odd ones take the single step), accumulators from the input, wrapping
+ * weights and inputs; the outputs are the accumulators' 16-bit halves. */
+#define SM_NT 5
+#define SM_S 6
+#define SM_W 32
+static const int SM_TRIPS[SM_NT] = {0, 1, 2, 5, 8};
+static const float SMX[4 * SM_NT] = {1, -2, 300, -40000, 5, 6, 7, 8, -9, 10, 11, 12, 13, -14, 15, 16, 17, 18, 19, -20};
+
+static uint32_t sm_rand(uint32_t *s)
+{
+	*s = *s * 1664525u + 1013904223u;
+	return *s;
+}
+
+static LProgram *smlad_loops(int matching)
+{
+	LProgram *p = loop_new("smlad");
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 4 * SM_NT);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 8 * SM_NT);
+	int w = loop_add_buf(p, "w", LB_CONST, LT_I32, SM_W);
+	int b = loop_add_buf(p, "band", LB_CONST, LT_I32, SM_W + SM_S + 2);
+	uint32_t seed = 7;
+	int32_t *wd = malloc(SM_W * sizeof *wd), *bd = malloc((SM_W + SM_S + 2) * sizeof *bd);
+	for (int i = 0; i < SM_W; i++)
+		wd[i] = (int32_t)sm_rand(&seed);
+	for (int i = 0; i < SM_W + SM_S + 2; i++)
+		bd[i] = (int32_t)sm_rand(&seed);
+	p->bufs[w].data = wd;
+	p->bufs[b].data = bd;
+	for (int t = 0; t < SM_NT; t++) {
+		int acc[4];
+		for (int a = 0; a < 4; a++) {
+			acc[a] = loop_new_var(p, "acc", LT_I32, 0);
+			ls_let(p, &p->body, acc[a], le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * t + a)), 0));
+		}
+		int r = loop_new_var(p, "r", LT_I32, 1);
+		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), le_i32(p, SM_TRIPS[t]), 1);
+		int xw[4];
+		for (int k = 0; k < 4; k++) { /* column k / 2, word k % 2 */
+			xw[k] = loop_new_var(p, "xw", LT_I32, 0);
+			ls_let(p, &f->body, xw[k], le_load(p, b, le_add(p, le_mul_k(p, le_var(p, r), 2), le_i32(p, (k / 2) * SM_S + k % 2))));
+		}
+		for (int j = 0; j < 2; j++) {
+			int ww = loop_new_var(p, "ww", LT_I32, 0), lo = loop_new_var(p, "wp", LT_I32, 0),
+			    hi = loop_new_var(p, "wp", LT_I32, 0);
+			ls_let(p, &f->body, ww, le_load(p, w, le_add(p, le_mul_k(p, le_var(p, r), 2), le_i32(p, j))));
+			ls_let(p, &f->body, lo, le_un(p, LU_SXTB16, le_var(p, ww)));
+			ls_let(p, &f->body, hi, le_un(p, LU_SXTB16H, le_var(p, ww)));
+			for (int c = 0; c < 2; c++)
+				for (int h = 0; h < 2; h++) {
+					int a = acc[2 * j + c];
+					LExpr *d = le_bin(p, LO_DOT2, le_var(p, h ? hi : lo), le_var(p, xw[2 * c + h]));
+					ls_set(p, &f->body, a, le_bin(p, LO_ADD, le_var(p, a), d));
+				}
+		}
+		if (!matching) /* one more statement of another kind: the ordinary loop */
+			ls_set(p, &f->body, acc[0], le_bin(p, LO_XOR, le_var(p, acc[0]), le_i32(p, 1)));
+		for (int a = 0; a < 4; a++) {
+			ls_store(p, &p->body, y, le_i32(p, 8 * t + 2 * a),
+			         le_cast(p, LT_F32, le_bin(p, LO_SHR, le_var(p, acc[a]), le_i32(p, 16)), 0));
+			ls_store(p, &p->body, y, le_i32(p, 8 * t + 2 * a + 1),
+			         le_cast(p, LT_F32, le_bin(p, LO_AND, le_var(p, acc[a]), le_i32(p, 0xffff)), 0));
+		}
+	}
+	return p;
+}
+
+/* The hand-scheduled loop on the Cortex-M4 (QEMU) gives the interpreter's
+ * bits; so does the ordinary loop; the assembly has the ldrd/post-index form. */
+static void test_smlad_loops_cortex_m4(void **state)
+{
+	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
+		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
+		skip();
+	}
+	for (int matching = 1; matching >= 0; matching--) {
+		LProgram *p = smlad_loops(matching);
+		Diag d;
+		diag_init(&d);
+		assert_int_equal(loop_verify(p, &d), 0);
+		float ref[8 * SM_NT], y[8 * SM_NT];
+		assert_int_equal(loop_eval(p, SMX, ref, &d), 0);
+		size_t n;
+		char *s = emit(p, "thumbv7em", NULL, CG_FILE_ASM, &n);
+		assert_non_null(s);
+		/* weights: one ldrd of both channels, post-indexed; inputs: ldrd pairs */
+		if (matching) {
+			assert_non_null(strstr(s, "@APP"));
+			assert_non_null(strstr(s, "ldrd"));
+			assert_non_null(strstr(s, "], #8"));
+		} else {
+			assert_null(strstr(s, "@APP"));
+		}
+		free(s);
+		CgOptions o = opts("thumbv7em", CG_FILE_OBJ);
+		char path[512], name[32];
+		snprintf(name, sizeof name, "smlad_%d", matching);
+		snprintf(path, sizeof path, "%s/%s.o", tmpdir, name);
+		assert_int_equal(compile(p, &o, path, &d), 0);
+		write_header(p, name);
+		int sn, sa;
+		memset(y, 0, sizeof y);
+		assert_int_equal(run_on(&mps2, name, SMX, 4 * SM_NT, y, 8 * SM_NT, &sn, &sa, 0), 0);
+		for (int i = 0; i < 8 * SM_NT; i++) {
+			if (y[i] != ref[i])
+				fprintf(stderr, "smlad (%s loop): trip %d output %d: got %.9g expected %.9g\n",
+				        matching ? "asm" : "ordinary", SM_TRIPS[i / 8], i % 8, y[i], ref[i]);
+			assert_true(y[i] == ref[i]);
+		}
+		diag_free(&d);
+		loop_free(p);
+	}
+}
+
 /* ---- every target, every output kind ------------------------------------- */
 
 static void test_every_target_emits(void **state)
@@ -787,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_pairs_run),
 		cmocka_unit_test(test_pairs_run_cortex_m4),
 		cmocka_unit_test(test_pairs_instructions),
+		cmocka_unit_test(test_smlad_loops_cortex_m4),
 		cmocka_unit_test(test_every_target_emits),
 		cmocka_unit_test(test_thumb_float_abi),
 		cmocka_unit_test(test_riscv_float_abi_flags),

@@ -1,0 +1,589 @@
+/* llvm_smlad.c — the SMLAD reduction loops of the Arm DSP integer kernels as
+ * hand-scheduled Thumb-2 (docs/codegen.md, "SMLAD loops").
+ *
+ * The int8 DSP kernels (codegen/lower_quant.c) end in loops of the form
+ *
+ *   for r in lo..hi {
+ *     let x = load X[… + kx·r + c]          input words: int16 pairs
+ *     let w = load W[… + kw·r + c]          weight words: 4 packed int8
+ *     let p = sxtb16(w)   let q = sxtb16h(w)
+ *     set acc = add(acc, dot2(p, x))        one smlad each
+ *   }
+ *
+ * LLVM compiles them correctly but spends more loads than needed: its
+ * pre-allocation load/store optimizer pairs two adjacent word loads into one
+ * LDRD only when exactly two loads of a base are consecutive, and after it
+ * unrolls the loop every load of the band is (one run of 8 or 16 words), so
+ * it keeps single LDRs (docs/quantization.md, "Performance"). Here such a
+ * loop is recognized and emitted as a loop over straight-line inline
+ * assembly, two taps steps per iteration:
+ *
+ *   - each weight word: one ldr, then sxtb16 (and sxtb16 ror #8) in place;
+ *   - input words two at a time: one ldrd, then the smlads that read them;
+ *   - every stream (loads of one buffer whose indices differ by constants)
+ *     advances through the post-indexed form of its last load.
+ *
+ * The accumulators, stream pointers and temporaries are asm operands, the
+ * trip counting is ordinary IR (so the estimator and llvm-mca see a plain
+ * loop). The result is the same bits: smlad is dot2 then add, wrapping. Loops
+ * that do not match exactly, or that would need more registers or larger
+ * offsets than the instructions encode, take the ordinary path.
+ */
+#include "llvm_internal.h"
+#include "lopt_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SM_MAX_LOADS 16
+#define SM_MAX_SXT 16
+#define SM_MAX_DOTS 32
+#define SM_MAX_ACC 8
+#define SM_MAX_STREAMS 4
+/* asm operands live at once: r0-r12 and lr, less one for LLVM's trip counter */
+#define SM_MAX_REGS 13
+
+typedef struct SmLoad {
+	int var, buf;
+	const LExpr *idx;
+	LAff aff;
+	int stream;
+	int64_t off;    /* bytes from the stream's base */
+	int weight;     /* read by sxtb16 (else by dot2) */
+	int used;
+	int reg;        /* temp operand */
+	int pair;       /* input loads: the other half of an ldrd (index), -1 */
+	int emitted;
+} SmLoad;
+
+typedef struct SmSxt {
+	int var, load, hi;
+	int reg;
+} SmSxt;
+
+typedef struct SmDot {
+	int acc;        /* index in accs */
+	int sxt;        /* index in sxts */
+	int load;       /* index in loads */
+} SmDot;
+
+typedef struct SmLoop {
+	SmLoad ld[SM_MAX_LOADS];
+	int n_ld;
+	SmSxt sx[SM_MAX_SXT];
+	int n_sx;
+	SmDot dot[SM_MAX_DOTS];
+	int n_dot;
+	int acc[SM_MAX_ACC];
+	int n_acc;
+	int st_load[SM_MAX_STREAMS]; /* a load of each stream with the lowest offset */
+	int64_t st_adv[SM_MAX_STREAMS];
+	int n_st;
+	int n_tmp;
+} SmLoop;
+
+static int find_load(const SmLoop *m, int var)
+{
+	for (int i = 0; i < m->n_ld; i++)
+		if (m->ld[i].var == var)
+			return i;
+	return -1;
+}
+
+static int find_sxt(const SmLoop *m, int var)
+{
+	for (int i = 0; i < m->n_sx; i++)
+		if (m->sx[i].var == var)
+			return i;
+	return -1;
+}
+
+static int acc_index(SmLoop *m, int var)
+{
+	for (int i = 0; i < m->n_acc; i++)
+		if (m->acc[i] == var)
+			return i;
+	if (m->n_acc == SM_MAX_ACC)
+		return -1;
+	m->acc[m->n_acc] = var;
+	return m->n_acc++;
+}
+
+/* Same terms (variables and coefficients), any constant. */
+static int same_terms(const LAff *a, const LAff *b)
+{
+	for (int i = 0; i < a->n; i++)
+		if (laff_coef(b, a->var[i]) != a->k[i])
+			return 0;
+	for (int i = 0; i < b->n; i++)
+		if (laff_coef(a, b->var[i]) != b->k[i])
+			return 0;
+	return 1;
+}
+
+static int defined_in_body(const LStmt *s, int var)
+{
+	for (int i = 0; i < s->body.n; i++)
+		if (s->body.v[i]->kind == LS_LET && s->body.v[i]->var == var)
+			return 1;
+	return 0;
+}
+
+/* Does the loop have the shape in the header comment? Fills m. */
+static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
+{
+	const LProgram *p = c->p;
+	int r = s->var;
+	memset(m, 0, sizeof *m);
+	if (s->step != 1)
+		return 0;
+	for (int i = 0; i < s->body.n; i++) {
+		const LStmt *t = s->body.v[i];
+		const LExpr *e = t->val;
+		if (t->kind == LS_LET && p->vars[t->var].type == LT_I32 && e->kind == LE_LOAD) {
+			if (m->n_ld == SM_MAX_LOADS || find_load(m, t->var) >= 0 || find_sxt(m, t->var) >= 0)
+				return 0;
+			if (p->bufs[e->buf].type != LT_I32 || e->a->type != LT_I32)
+				return 0;
+			SmLoad *l = &m->ld[m->n_ld];
+			if (laff_of(e->a, &l->aff) != 0)
+				return 0;
+			for (int k = 0; k < l->aff.n; k++)
+				if (l->aff.var[k] != r && defined_in_body(s, l->aff.var[k]))
+					return 0;
+			l->var = t->var;
+			l->buf = e->buf;
+			l->idx = e->a;
+			l->pair = -1;
+			m->n_ld++;
+		} else if (t->kind == LS_LET && p->vars[t->var].type == LT_I32 && e->kind == LE_UN &&
+		           (e->op == LU_SXTB16 || e->op == LU_SXTB16H) && e->a->kind == LE_VAR) {
+			int li = find_load(m, e->a->var);
+			if (li < 0 || m->n_sx == SM_MAX_SXT || find_sxt(m, t->var) >= 0 || find_load(m, t->var) >= 0)
+				return 0;
+			for (int k = 0; k < m->n_sx; k++)
+				if (m->sx[k].load == li && m->sx[k].hi == (e->op == LU_SXTB16H))
+					return 0;
+			m->sx[m->n_sx++] = (SmSxt){t->var, li, e->op == LU_SXTB16H, 0};
+			m->ld[li].weight = 1;
+		} else if (t->kind == LS_SET && p->vars[t->var].type == LT_I32 && e->kind == LE_BIN && e->op == LO_ADD) {
+			const LExpr *av = e->a, *dp = e->b;
+			if (av->kind != LE_VAR)
+				av = e->b, dp = e->a;
+			if (av->kind != LE_VAR || av->var != t->var || dp->kind != LE_BIN || dp->op != LO_DOT2 ||
+			    dp->a->kind != LE_VAR || dp->b->kind != LE_VAR)
+				return 0;
+			int sx = find_sxt(m, dp->a->var), li = find_load(m, dp->b->var);
+			if (sx < 0 || li < 0)
+				sx = find_sxt(m, dp->b->var), li = find_load(m, dp->a->var);
+			if (sx < 0 || li < 0 || m->n_dot == SM_MAX_DOTS || t->var == r || defined_in_body(s, t->var))
+				return 0;
+			int a = acc_index(m, t->var);
+			if (a < 0)
+				return 0;
+			m->dot[m->n_dot++] = (SmDot){a, sx, li};
+			m->ld[li].used = 1;
+		} else {
+			return 0;
+		}
+	}
+	if (!m->n_dot)
+		return 0;
+	/* every load is either a weight word (read by sxtb16 only) or an input
+	 * word (read by dot2 only); accumulators appear in no index */
+	for (int i = 0; i < m->n_ld; i++) {
+		if (m->ld[i].weight && m->ld[i].used)
+			return 0;
+		if (m->ld[i].weight)
+			m->ld[i].used = 1;
+		for (int a = 0; a < m->n_acc; a++)
+			if (laff_coef(&m->ld[i].aff, m->acc[a]) != 0)
+				return 0;
+	}
+	/* streams: loads of one buffer at constant distances, advancing 4·k bytes a step */
+	for (int i = 0; i < m->n_ld; i++) {
+		SmLoad *l = &m->ld[i];
+		if (!l->used)
+			continue;
+		int st = -1;
+		for (int k = 0; k < m->n_st && st < 0; k++) {
+			const SmLoad *b = &m->ld[m->st_load[k]];
+			if (b->buf == l->buf && same_terms(&b->aff, &l->aff))
+				st = k;
+		}
+		if (st < 0) {
+			if (m->n_st == SM_MAX_STREAMS)
+				return 0;
+			st = m->n_st++;
+			m->st_load[st] = i;
+			m->st_adv[st] = 4 * laff_coef(&l->aff, r);
+		} else if (l->aff.c < m->ld[m->st_load[st]].aff.c) {
+			m->st_load[st] = i;
+		}
+		l->stream = st;
+	}
+	for (int k = 0; k < m->n_st; k++)
+		if (m->st_adv[k] <= 0 || m->st_adv[k] > 252)
+			return 0;
+	for (int i = 0; i < m->n_ld; i++) {
+		SmLoad *l = &m->ld[i];
+		if (!l->used)
+			continue;
+		l->off = 4 * (l->aff.c - m->ld[m->st_load[l->stream]].aff.c);
+		if (l->off > 4095)
+			return 0;
+	}
+	/* ldrd pairs (two weight or two input words): same stream, offsets d and
+	 * d + 4, d <= 1020 */
+	for (int i = 0; i < m->n_ld; i++) {
+		SmLoad *a = &m->ld[i];
+		if (!a->used || a->pair >= 0)
+			continue;
+		for (int j = 0; j < m->n_ld; j++) {
+			SmLoad *b = &m->ld[j];
+			if (j != i && b->used && b->weight == a->weight && b->pair < 0 && b->stream == a->stream &&
+			    b->off == a->off + 4 && a->off <= 1020) {
+				a->pair = j;
+				b->pair = i;
+				break;
+			}
+		}
+	}
+	/* temporaries: every weight word's halves stay live through the step (one
+	 * register per sxtb16 used), plus the two input words of one ldrd */
+	int wregs = 0;
+	for (int i = 0; i < m->n_ld; i++) {
+		if (!m->ld[i].weight)
+			continue;
+		int halves = 0;
+		for (int k = 0; k < m->n_sx; k++)
+			halves += m->sx[k].load == i;
+		wregs += halves;
+	}
+	m->n_tmp = wregs + 2;
+	return m->n_acc + m->n_st + m->n_tmp <= SM_MAX_REGS;
+}
+
+/* ---- the assembly of one step ------------------------------------------- */
+
+typedef struct SmBuf {
+	char *s;
+	size_t n, cap;
+	int oom;
+} SmBuf;
+
+static void put(SmBuf *b, const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (k < 0 || b->oom)
+		return;
+	if (b->n + (size_t)k + 1 > b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 1024;
+		while (cap < b->n + (size_t)k + 1)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (!s) {
+			b->oom = 1;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, line, (size_t)k + 1);
+	b->n += (size_t)k;
+}
+
+/* Operand numbers: accumulators 0..A-1, stream pointers A..A+S-1, temporaries after. */
+#define OP_ST(m, k) ((m)->n_acc + (k))
+#define OP_TMP(m, k) ((m)->n_acc + (m)->n_st + (k))
+
+/* The last load of stream st still to emit, after load i? */
+static int last_of_stream(const SmLoop *m, int i)
+{
+	for (int j = 0; j < m->n_ld; j++)
+		if (j != i && m->ld[j].used && !m->ld[j].emitted && m->ld[j].stream == m->ld[i].stream &&
+		    j != m->ld[i].pair)
+			return 0;
+	return 1;
+}
+
+/* ldr/ldrd of load i (and its pair) into its register(s); post-indexed when it
+ * is the stream's last load and sits at the stream's base. */
+static void emit_load(SmBuf *b, SmLoop *m, int i, int *advanced)
+{
+	SmLoad *l = &m->ld[i];
+	int lo = i, hi = -1;
+	if (l->pair >= 0) {
+		lo = m->ld[l->pair].off < l->off ? l->pair : i;
+		hi = lo == i ? l->pair : i;
+	}
+	int st = l->stream, ptr = OP_ST(m, st);
+	int last = last_of_stream(m, i);
+	int64_t off = m->ld[lo].off;
+	int post = last && off == 0;
+	if (hi >= 0) {
+		if (post)
+			put(b, "ldrd $%d, $%d, [$%d], #%lld\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)m->st_adv[st]);
+		else
+			put(b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)off);
+		m->ld[hi].emitted = 1;
+	} else if (post) {
+		put(b, "ldr $%d, [$%d], #%lld\n\t", l->reg, ptr, (long long)m->st_adv[st]);
+	} else {
+		put(b, "ldr $%d, [$%d, #%lld]\n\t", l->reg, ptr, (long long)off);
+	}
+	m->ld[lo].emitted = 1;
+	if (last) {
+		if (!post)
+			put(b, "add $%d, $%d, #%lld\n\t", ptr, ptr, (long long)m->st_adv[st]);
+		advanced[st] = 1;
+	}
+}
+
+/* Loads in emission order: weights first, then inputs; within a stream the
+ * highest offset first, so the base load (post-indexed) comes last. */
+static int next_load(const SmLoop *m, int weights)
+{
+	int best = -1;
+	for (int i = 0; i < m->n_ld; i++) {
+		const SmLoad *l = &m->ld[i];
+		if (!l->used || l->emitted || l->weight != weights)
+			continue;
+		int64_t off = l->pair >= 0 && m->ld[l->pair].off < l->off ? m->ld[l->pair].off : l->off;
+		int64_t boff = 0;
+		if (best >= 0) {
+			const SmLoad *bl = &m->ld[best];
+			boff = bl->pair >= 0 && m->ld[bl->pair].off < bl->off ? m->ld[bl->pair].off : bl->off;
+		}
+		if (best < 0 || l->stream < m->ld[best].stream || (l->stream == m->ld[best].stream && off > boff))
+			best = i;
+	}
+	return best;
+}
+
+static void emit_step(SmBuf *b, SmLoop *m)
+{
+	int advanced[SM_MAX_STREAMS] = {0};
+	for (int i = 0; i < m->n_ld; i++)
+		m->ld[i].emitted = 0;
+	/* weights: ldr, then the high half into its own register and the low half in place */
+	for (int i; (i = next_load(m, 1)) >= 0;) {
+		emit_load(b, m, i, advanced);
+		int words[2] = {i, m->ld[i].pair};
+		for (int w = 0; w < 2 && words[w] >= 0; w++) {
+			int lo = -1, hi = -1;
+			for (int k = 0; k < m->n_sx; k++)
+				if (m->sx[k].load == words[w])
+					*(m->sx[k].hi ? &hi : &lo) = k;
+			if (hi >= 0)
+				put(b, "sxtb16 $%d, $%d, ror #8\n\t", m->sx[hi].reg, m->ld[words[w]].reg);
+			if (lo >= 0)
+				put(b, "sxtb16 $%d, $%d\n\t", m->sx[lo].reg, m->ld[words[w]].reg);
+		}
+	}
+	/* inputs: one ldrd (or ldr), then every smlad that reads them */
+	for (int i; (i = next_load(m, 0)) >= 0;) {
+		emit_load(b, m, i, advanced);
+		for (int d = 0; d < m->n_dot; d++) {
+			const SmDot *t = &m->dot[d];
+			if (t->load == i || t->load == m->ld[i].pair)
+				put(b, "smlad $%d, $%d, $%d, $%d\n\t", t->acc, m->sx[t->sxt].reg, m->ld[t->load].reg, t->acc);
+		}
+	}
+}
+
+/* Registers: each weight word's register is its low half's (sxtb16 in place);
+ * the high half gets the next; the input words share the last two. */
+static void assign_regs(SmLoop *m)
+{
+	int k = 0;
+	for (int i = 0; i < m->n_ld; i++) {
+		if (!m->ld[i].used || !m->ld[i].weight)
+			continue;
+		int lo = -1, hi = -1;
+		for (int x = 0; x < m->n_sx; x++)
+			if (m->sx[x].load == i)
+				*(m->sx[x].hi ? &hi : &lo) = x;
+		int base = k;
+		if (lo >= 0)
+			m->sx[lo].reg = OP_TMP(m, k++);
+		if (hi >= 0)
+			m->sx[hi].reg = OP_TMP(m, k++);
+		/* the word is loaded into the low half's register (or the high one's when alone) */
+		m->ld[i].reg = OP_TMP(m, base);
+	}
+	int in0 = OP_TMP(m, k), in1 = OP_TMP(m, k + 1);
+	for (int i = 0; i < m->n_ld; i++) {
+		SmLoad *l = &m->ld[i];
+		if (!l->used || l->weight)
+			continue;
+		if (l->pair >= 0)
+			l->reg = m->ld[l->pair].off < l->off ? in1 : in0;
+		else
+			l->reg = in0;
+	}
+}
+
+/* ---- the IR ---------------------------------------------------------------- */
+
+/* One call of the asm (steps copies of the step): updates accs[] and ptrs[]. */
+static void call_steps(CgCtx *c, SmLoop *m, LLVMValueRef asmfn, LLVMTypeRef fty, LLVMValueRef *accs,
+                       LLVMValueRef *ptrs)
+{
+	LLVMValueRef args[SM_MAX_ACC + SM_MAX_STREAMS];
+	int n = 0;
+	for (int a = 0; a < m->n_acc; a++)
+		args[n++] = accs[a];
+	for (int k = 0; k < m->n_st; k++)
+		args[n++] = ptrs[k];
+	LLVMValueRef r = LLVMBuildCall2(c->b, fty, asmfn, args, (unsigned)n, "");
+	for (int a = 0; a < m->n_acc; a++)
+		accs[a] = LLVMBuildExtractValue(c->b, r, (unsigned)a, "");
+	for (int k = 0; k < m->n_st; k++)
+		ptrs[k] = LLVMBuildExtractValue(c->b, r, (unsigned)(m->n_acc + k), "");
+}
+
+static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
+{
+	SmBuf b = {0};
+	for (int k = 0; k < steps; k++)
+		emit_step(&b, m);
+	char cons[512];
+	size_t n = 0;
+	int nout = m->n_acc + m->n_st + m->n_tmp;
+	for (int i = 0; i < nout && n + 8 < sizeof cons; i++)
+		n += (size_t)snprintf(cons + n, sizeof cons - n, "%s%s", i ? "," : "", i < m->n_acc + m->n_st ? "=r" : "=&r");
+	for (int i = 0; i < m->n_acc + m->n_st && n + 8 < sizeof cons; i++)
+		n += (size_t)snprintf(cons + n, sizeof cons - n, ",%d", i);
+	if (b.oom || !b.s) {
+		free(b.s);
+		return cg_fail(c, "out of memory");
+	}
+	if (b.n >= 2 && b.s[b.n - 1] == '\t')
+		b.s[b.n -= 2] = 0; /* the last "\n\t" */
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx), ptr = LLVMPointerTypeInContext(c->ctx, 0);
+	LLVMTypeRef outs[SM_MAX_ACC + SM_MAX_STREAMS + SM_MAX_REGS], ins[SM_MAX_ACC + SM_MAX_STREAMS];
+	for (int i = 0; i < nout; i++)
+		outs[i] = i >= m->n_acc && i < m->n_acc + m->n_st ? ptr : i32;
+	for (int i = 0; i < m->n_acc + m->n_st; i++)
+		ins[i] = outs[i];
+	LLVMTypeRef rt = LLVMStructTypeInContext(c->ctx, outs, (unsigned)nout, 0);
+	*fty = LLVMFunctionType(rt, ins, (unsigned)(m->n_acc + m->n_st), 0);
+	LLVMValueRef f = LLVMGetInlineAsm(*fty, b.s, b.n, cons, n, 0, 0, LLVMInlineAsmDialectATT, 0);
+	free(b.s);
+	return f;
+}
+
+int cg_smlad_loop(CgCtx *c, const LStmt *s)
+{
+	SmLoop m;
+	if (!c->dsp || c->o->opt == CG_O0 || !match(c, s, &m))
+		return 0;
+	assign_regs(&m);
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
+	LLVMValueRef slot = cg_slot(c, s->var);
+	LLVMValueRef lo = slot ? cg_expr(c, s->lo, 1) : NULL;
+	LLVMValueRef hi = lo ? cg_expr(c, s->hi, 1) : NULL;
+	if (!hi)
+		return -1;
+	/* stream pointers at r = lo */
+	LLVMBuildStore(c->b, lo, slot);
+	LLVMValueRef ptrs[SM_MAX_STREAMS], accs[SM_MAX_ACC];
+	for (int k = 0; k < m.n_st; k++) {
+		const SmLoad *l = &m.ld[m.st_load[k]];
+		LLVMValueRef idx = cg_expr(c, l->idx, 1);
+		if (!idx)
+			return -1;
+		ptrs[k] = cg_addr(c, l->buf, idx);
+	}
+	for (int a = 0; a < m.n_acc; a++) {
+		LLVMValueRef as = cg_slot(c, m.acc[a]);
+		if (!as)
+			return -1;
+		accs[a] = LLVMBuildLoad2(c->b, i32, as, c->p->vars[m.acc[a]].name);
+	}
+	LLVMTypeRef fty2, fty1;
+	LLVMValueRef asm2 = make_asm(c, &m, 2, &fty2);
+	LLVMValueRef asm1 = asm2 ? make_asm(c, &m, 1, &fty1) : NULL;
+	if (!asm1)
+		return -1;
+	/* n = max(hi - lo, 0); n/2 double steps, then one step if n is odd */
+	LLVMValueRef zero = LLVMConstInt(i32, 0, 0), one = LLVMConstInt(i32, 1, 0);
+	LLVMValueRef n = LLVMBuildSub(c->b, hi, lo, "");
+	n = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, n, zero, ""), n, zero, "");
+	LLVMValueRef half = LLVMBuildLShr(c->b, n, one, "");
+	LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
+	LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "smlad2");
+	LLVMBasicBlockRef mid = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "smlad2.exit");
+	LLVMBasicBlockRef odd = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "smlad1");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "smlad.exit");
+	LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, half, zero, ""), loop, mid);
+
+	int nv = m.n_acc + m.n_st;
+	LLVMValueRef v0[SM_MAX_ACC + SM_MAX_STREAMS], phi[SM_MAX_ACC + SM_MAX_STREAMS];
+	for (int a = 0; a < m.n_acc; a++)
+		v0[a] = accs[a];
+	for (int k = 0; k < m.n_st; k++)
+		v0[m.n_acc + k] = ptrs[k];
+
+	LLVMPositionBuilderAtEnd(c->b, loop);
+	LLVMValueRef iphi = LLVMBuildPhi(c->b, i32, "");
+	for (int i = 0; i < nv; i++)
+		phi[i] = LLVMBuildPhi(c->b, LLVMTypeOf(v0[i]), "");
+	for (int a = 0; a < m.n_acc; a++)
+		accs[a] = phi[a];
+	for (int k = 0; k < m.n_st; k++)
+		ptrs[k] = phi[m.n_acc + k];
+	call_steps(c, &m, asm2, fty2, accs, ptrs);
+	LLVMValueRef inext = LLVMBuildNUWAdd(c->b, iphi, one, "");
+	LLVMBasicBlockRef loop_end = LLVMGetInsertBlock(c->b);
+	LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntULT, inext, half, ""), loop, mid);
+	LLVMValueRef inc_v[2] = {zero, inext};
+	LLVMBasicBlockRef inc_b[2] = {pre, loop_end};
+	LLVMAddIncoming(iphi, inc_v, inc_b, 2);
+	LLVMValueRef v1[SM_MAX_ACC + SM_MAX_STREAMS];
+	for (int a = 0; a < m.n_acc; a++)
+		v1[a] = accs[a];
+	for (int k = 0; k < m.n_st; k++)
+		v1[m.n_acc + k] = ptrs[k];
+	for (int i = 0; i < nv; i++) {
+		LLVMValueRef vv[2] = {v0[i], v1[i]};
+		LLVMAddIncoming(phi[i], vv, inc_b, 2);
+	}
+
+	LLVMPositionBuilderAtEnd(c->b, mid);
+	LLVMValueRef mphi[SM_MAX_ACC + SM_MAX_STREAMS];
+	for (int i = 0; i < nv; i++) {
+		mphi[i] = LLVMBuildPhi(c->b, LLVMTypeOf(v0[i]), "");
+		LLVMValueRef vv[2] = {v0[i], v1[i]};
+		LLVMAddIncoming(mphi[i], vv, inc_b, 2);
+	}
+	LLVMValueRef isodd = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, n, one, ""), zero, "");
+	LLVMBuildCondBr(c->b, isodd, odd, done);
+
+	LLVMPositionBuilderAtEnd(c->b, odd);
+	for (int a = 0; a < m.n_acc; a++)
+		accs[a] = mphi[a];
+	for (int k = 0; k < m.n_st; k++)
+		ptrs[k] = mphi[m.n_acc + k];
+	call_steps(c, &m, asm1, fty1, accs, ptrs);
+	LLVMBuildBr(c->b, done);
+
+	LLVMPositionBuilderAtEnd(c->b, done);
+	LLVMValueRef fin[SM_MAX_ACC];
+	for (int a = 0; a < m.n_acc; a++) {
+		fin[a] = LLVMBuildPhi(c->b, i32, c->p->vars[m.acc[a]].name);
+		LLVMValueRef vv[2] = {mphi[a], accs[a]};
+		LLVMBasicBlockRef bb[2] = {mid, odd};
+		LLVMAddIncoming(fin[a], vv, bb, 2);
+	}
+	for (int a = 0; a < m.n_acc; a++)
+		LLVMBuildStore(c->b, fin[a], cg_slot(c, m.acc[a]));
+	return 1;
+}
