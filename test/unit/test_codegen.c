@@ -577,13 +577,15 @@ static void test_pairs_instructions(void **state)
 /* The DSP kernels' inner loop, 2 channels × 2 columns: per step r one weight
  * word per channel (interleaved: an ldrd), sxtb16/sxtb16h, two input pairs
  * per column at distance SM_S words, eight smlads. Trip counts 0, 1, 2, 5 and
- * 8 (odd ones take the single step), accumulators from the input, wrapping
- * weights and inputs; the outputs are the accumulators' 16-bit halves. */
-#define SM_NT 5
+ * 8 read from the input (odd ones take the single step; 0 none), then 8 as a
+ * constant; accumulators from the input, wrapping weights and inputs; the
+ * outputs are the accumulators' 16-bit halves. */
+#define SM_NT 6
 #define SM_S 6
 #define SM_W 32
-static const int SM_TRIPS[SM_NT] = {0, 1, 2, 5, 8};
-static const float SMX[4 * SM_NT] = {1, -2, 300, -40000, 5, 6, 7, 8, -9, 10, 11, 12, 13, -14, 15, 16, 17, 18, 19, -20};
+static const int SM_TRIPS[SM_NT] = {0, 1, 2, 5, 8, 8};
+static const float SMX[5 * SM_NT] = {1,  -2, 300, -40000, 5,  6,  7,  8,  -9, 10, 11, 12, 13, -14, 15,
+                                     16, 17, 18,  -20,    21, 22, 23, 24, 0,  1,  2,  5,  8,  8,   8};
 
 static uint32_t sm_rand(uint32_t *s)
 {
@@ -594,7 +596,7 @@ static uint32_t sm_rand(uint32_t *s)
 static LProgram *smlad_loops(int matching)
 {
 	LProgram *p = loop_new("smlad");
-	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 4 * SM_NT);
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 5 * SM_NT);
 	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 8 * SM_NT);
 	int w = loop_add_buf(p, "w", LB_CONST, LT_I32, SM_W);
 	int b = loop_add_buf(p, "band", LB_CONST, LT_I32, SM_W + SM_S + 2);
@@ -613,7 +615,9 @@ static LProgram *smlad_loops(int matching)
 			ls_let(p, &p->body, acc[a], le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * t + a)), 0));
 		}
 		int r = loop_new_var(p, "r", LT_I32, 1);
-		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), le_i32(p, SM_TRIPS[t]), 1);
+		LExpr *trips = t < SM_NT - 1 ? le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * SM_NT + t)), 0)
+		                             : le_i32(p, SM_TRIPS[t]);
+		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), trips, 1);
 		int xw[4];
 		for (int k = 0; k < 4; k++) { /* column k / 2, word k % 2 */
 			xw[k] = loop_new_var(p, "xw", LT_I32, 0);
@@ -679,7 +683,7 @@ static void test_smlad_loops_cortex_m4(void **state)
 		write_header(p, name);
 		int sn, sa;
 		memset(y, 0, sizeof y);
-		assert_int_equal(run_on(&mps2, name, SMX, 4 * SM_NT, y, 8 * SM_NT, &sn, &sa, 0), 0);
+		assert_int_equal(run_on(&mps2, name, SMX, 5 * SM_NT, y, 8 * SM_NT, &sn, &sa, 0), 0);
 		for (int i = 0; i < 8 * SM_NT; i++) {
 			if (y[i] != ref[i])
 				fprintf(stderr, "smlad (%s loop): trip %d output %d: got %.9g expected %.9g\n",
