@@ -82,8 +82,10 @@ int cg_est_count(CgCtx *c);
 int cg_stmts(CgCtx *c, const LStmtList *l);
 
 /* llvm_smlad.c: a for loop of smlad reductions as hand-scheduled Thumb-2
- * (DSP targets); 1 if emitted, 0 if the loop is not one, -1 on error. */
-int cg_smlad_loop(CgCtx *c, const LStmt *s);
+ * (DSP targets), given its evaluated bounds (lo already stored in the loop
+ * variable's slot); 1 if emitted, 0 if the loop is not one (nothing built),
+ * -1 on error. */
+int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);
 
 /* An error in the loop IR or in LLVM: add to d, remember it; returns NULL so
  * callers can `return cg_fail(...)`. */

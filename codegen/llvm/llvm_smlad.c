@@ -280,6 +280,9 @@ typedef struct SmBuf {
 	int oom;
 } SmBuf;
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
 static void put(SmBuf *b, const char *fmt, ...)
 {
 	char line[160];
@@ -486,20 +489,14 @@ static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
 	return f;
 }
 
-int cg_smlad_loop(CgCtx *c, const LStmt *s)
+int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 {
 	SmLoop m;
 	if (!c->dsp || c->o->opt == CG_O0 || !match(c, s, &m))
 		return 0;
 	assign_regs(&m);
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
-	LLVMValueRef slot = cg_slot(c, s->var);
-	LLVMValueRef lo = slot ? cg_expr(c, s->lo, 1) : NULL;
-	LLVMValueRef hi = lo ? cg_expr(c, s->hi, 1) : NULL;
-	if (!hi)
-		return -1;
-	/* stream pointers at r = lo */
-	LLVMBuildStore(c->b, lo, slot);
+	/* stream pointers at r = lo (for_stmt has stored lo in r's slot) */
 	LLVMValueRef ptrs[SM_MAX_STREAMS], accs[SM_MAX_ACC];
 	for (int k = 0; k < m.n_st; k++) {
 		const SmLoad *l = &m.ld[m.st_load[k]];

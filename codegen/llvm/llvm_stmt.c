@@ -60,9 +60,6 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 		cg_fail(c, "loop IR: for needs an i32 variable and i32 bounds");
 		return -1;
 	}
-	int h = cg_smlad_loop(c, s);
-	if (h)
-		return h < 0 ? -1 : 0;
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
 	LLVMValueRef slot = cg_slot(c, s->var);
 	LLVMValueRef lo = slot ? cg_expr(c, s->lo, 1) : NULL;
@@ -70,6 +67,9 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 	if (!hi)
 		return -1;
 	LLVMBuildStore(c->b, lo, slot);
+	int h = cg_smlad_loop(c, s, lo, hi);
+	if (h)
+		return h < 0 ? -1 : 0;
 	const char *name = c->p->vars[s->var].name;
 	LLVMBasicBlockRef header = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
 	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
