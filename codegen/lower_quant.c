@@ -343,6 +343,7 @@ typedef struct Acc {
 	int rfast;         /* every right shift ≥ 1: rounding as (hm + 2^(right−1) + (hm >> 31)) >> right */
 	int pre2;          /* with smm: the accumulator already holds 2·acc (dw_dsp's doubled weights and bias) */
 	int pre16;         /* with smm: the accumulator holds 16·acc (conv_dsp's int4 weights, nibbles ×16) */
+	int zfold;         /* with smm and rfast: rq[o·3 + 2] holds 2^(right−1) + zy·2^right (acc_out) */
 	int64_t bmax;      /* max over channels of |acc| bound · 2^left */
 	int32_t lo, hi;
 	int64_t zy;
@@ -418,7 +419,6 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 			q->err = 1;
 			return -1;
 		}
-		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * (a->any_left ? 4 : 3), t);
 		/* the accumulator's bound: |bias'| + Σ|w|·max|x operand| (the operand is
 		 * x − zp_x without the fold, else x); below 2^30 after the left shift,
 		 * 2·acc fits int32 and the product's rounding is one smmulr */
@@ -441,9 +441,31 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 			if (sh[o] >= 0)
 				a->rfast = 0;
 		}
+		/* the output zero point folded into the rounding constant (acc_out):
+		 * rq[o·3 + 2] = 2^(right−1) + zy·2^right, when |hm| ≤ 2^30 (smm) plus
+		 * that constant and the sign term stays below 2^31 for every channel */
+		const int st = a->any_left ? 4 : 3;
+		a->zfold = a->smm && a->rfast;
+		for (int64_t o = 0; o < a->O && a->zfold; o++) {
+			int64_t r = -sh[o], zm = a->zy < 0 ? -a->zy : a->zy;
+			if (r > 30 || (INT64_C(1) << 30) + 2 + (INT64_C(1) << (r - 1)) + zm * (INT64_C(1) << r) >= (INT64_C(1) << 31))
+				a->zfold = 0;
+		}
+		for (int64_t o = 0; o < a->O && a->zfold; o++)
+			t[o * st + 2] = (int32_t)(t[o * st + 2] + a->zy * (INT64_C(1) << -sh[o]));
+		a->rq_buf = add_const(q, a->y->name, "_rq", LT_I32, a->O * st, t);
 	}
 	free(qm), free(sh);
 	return q->err ? -1 : 0;
+}
+
+/* The folded bias times k (the accumulator holds k·acc: doubled or ×16
+ * operands; a->smm, a->bmax bound k·|bias|) */
+static void scale_bias(Q *q, const Acc *a, uint32_t k)
+{
+	int32_t *bf = q->p->bufs[a->bf_buf].data;
+	for (int64_t o = 0; o < a->O; o++)
+		bf[o] = (int32_t)((uint32_t)bf[o] * k);
 }
 
 /* Requantize accumulator variable acc of output channel oc (i32 expr maker) and return the stored value. */
@@ -464,8 +486,22 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 		                       : B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
 		if (a->pre16 && left)
 			x2 = B(q, LO_SHL, x2, left);
-		int hm = srdhm(q, to, x2, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), 31);
 		LExpr *rsh = LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1)));
+		if (a->zfold) {
+			/* v + zy = (hm + 2^(right−1) + zy·2^right + (x2 >> 31)) >> right:
+			 * hm < 0 implies x2 < 0 and hm > 0 implies x2 > 0 (qm > 0), so the
+			 * sign of x2 is hm's except where hm = 0, and there (2^(right−1) − 1)
+			 * >> right = 2^(right−1) >> right = 0 (right ≥ 1): one smmlar, an
+			 * add, the shift and the clamp (one ssat for int8), no smmulr for
+			 * hm's sign and no add of zy; |hm| ≤ 2^30 and the constant's bound
+			 * (acc_setup) keep the sum in int32 */
+			int xv = let(q, to, "x2", x2);
+			int hm = srdhm(q, to, V(q, xv), LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), 31);
+			LExpr *c = LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2)));
+			LExpr *v = B(q, LO_SHR, ADD(q, ADD(q, V(q, hm), c), B(q, LO_SHR, V(q, xv), I32(q, 31))), rsh);
+			return CAST(q, a->yt, B(q, LO_MAX, B(q, LO_MIN, v, I32(q, a->hi)), I32(q, a->lo)));
+		}
+		int hm = srdhm(q, to, x2, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), 31);
 		LExpr *v;
 		if (a->rfast) {
 			v = rdbpot_pos(q, hm, rsh, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2))));
@@ -658,12 +694,13 @@ static LExpr *PACK(Q *q, LExpr *lo, LExpr *hi)
 	return B(q, LO_OR, B(q, LO_AND, lo, I32(q, 0xffff)), B(q, LO_SHL, hi, I32(q, 16)));
 }
 
-/* One input row as int16 column pairs: dst[dbase + m] = (x[row + 2m − pl] − zx,
+/* One input row as int16 column pairs: dst[dbase + m] = k·(x[row + 2m − pl] − zx,
  * x[row + 2m + 1 − pl] − zx) for m < RW, columns outside 0..W−1 as 0 (the
  * padding): the words with both columns inside have no test, the few at the
  * borders clamp the index and select. */
+#define PACK_UNROLL 8 /* border words of a packed row emitted one by one up to this many */
 static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, LExpr *row, int64_t W, int64_t pl,
-                           int64_t RW, int64_t zx)
+                           int64_t RW, int64_t zx, int64_t k)
 {
 	int64_t m0 = (pl + 1) / 2, m1 = (W + pl) / 2; /* 2m ≥ pl, 2m + 1 − pl ≤ W − 1 */
 	if (m0 > RW)
@@ -677,6 +714,22 @@ static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, L
 		int64_t lo_m = part == 0 ? 0 : part == 1 ? m0 : m1, hi_m = part == 0 ? m0 : part == 1 ? m1 : RW;
 		if (hi_m <= lo_m)
 			continue;
+		if (part != 1 && hi_m - lo_m <= PACK_UNROLL) {
+			/* the few border words one by one: which columns are padding is
+			 * known here, so no clamp and no select */
+			for (int64_t m = lo_m; m < hi_m; m++) {
+				LExpr *v[2];
+				for (int h = 0; h < 2; h++) {
+					int64_t col = 2 * m + h - pl;
+					v[h] = col >= 0 && col < W
+					           ? MULK(q, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), I32(q, col)))),
+					                       I32(q, zx)), k)
+					           : I32(q, 0);
+				}
+				store(q, to, dst, ADD(q, V(q, dv), I32(q, m)), PACK(q, v[0], v[1]));
+			}
+			continue;
+		}
 		Ix m;
 		LStmtList *l = FOR(q, to, "m", lo_m, hi_m, &m);
 		LExpr *v[2];
@@ -685,12 +738,12 @@ static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, L
 			int64_t mk[1] = {2};
 			LExpr *ix = AX(q, 1, ms, mk, h - pl);
 			if (part == 1) {
-				v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), ix))), I32(q, zx));
+				v[h] = MULK(q, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), ix))), I32(q, zx)), k);
 			} else {
 				int ixv = let(q, l, "ix", ix);
 				LExpr *inside = B(q, LO_AND, B(q, LO_GE, V(q, ixv), I32(q, 0)), B(q, LO_LT, V(q, ixv), I32(q, W)));
 				LExpr *cl = B(q, LO_MIN, B(q, LO_MAX, V(q, ixv), I32(q, 0)), I32(q, W - 1));
-				v[h] = SEL(q, inside, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), cl))), I32(q, zx)),
+				v[h] = SEL(q, inside, MULK(q, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), cl))), I32(q, zx)), k),
 				           I32(q, 0));
 			}
 		}
@@ -964,10 +1017,17 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	free(a->wq);
 	a->wq = NULL;
 	if (nib) { /* acc holds 16·acc: the bias too (16·|bias| < 2^30 by a->bmax) */
-		int32_t *bf = q->p->bufs[a->bf_buf].data;
-		for (int64_t o = 0; o < O; o++)
-			bf[o] = (int32_t)((uint32_t)bf[o] * 16u);
+		scale_bias(q, a, 16);
 		a->pre16 = 1;
+	}
+	/* the band holds 2·(x − zp_x) (|·| ≤ 510 fits int16) and the bias is
+	 * doubled, so the accumulator is the 2·acc the requantization wants (one
+	 * shift less per output), when the band words packed per output row
+	 * (one more instruction each) are fewer than its outputs */
+	const int64_t dbl = a->smm && !nib && KH * RW < g->Og * g->OW ? 2 : 1;
+	if (dbl == 2) {
+		scale_bias(q, a, 2);
+		a->pre2 = 1;
 	}
 	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
 	int band = add_scratch(q, a->y->name, "_band", LT_I32, KH * RW);
@@ -997,7 +1057,7 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 			Ix bs[1] = {ky};
 			int64_t bk[1] = {RW};
 			pack_row_pairs(q, lr, band, AX(q, 1, bs, bk, 0), xb, ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W,
-			               g->pl, RW, zx);
+			               g->pl, RW, zx, dbl);
 		} else {
 			/* columns: [0, pl) zeros, [pl, pl + W) the row, [pl + W, XPN) zeros */
 			const int64_t CW = Cp / 2;
@@ -1028,13 +1088,13 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 						int64_t rk[2] = {g->C * H * W, Cg * H * W};
 						LExpr *idx = ADD(q, ADD(q, AX(q, 2, rs, rk, 0), MULK(q, ADD(q, MULK(q, safe, H), V(q, iy)), W)), IX(q, ix));
 						v[h] = SEL(q, B(q, LO_LT, c1, I32(q, Cg)),
-						           B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx)), I32(q, 0));
+						           MULK(q, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx)), dbl), I32(q, 0));
 						continue;
 					}
 					Ix xs[4] = {in, gg, cw, ix};
 					int64_t xk[4] = {g->C * H * W, Cg * H * W, 2 * H * W, 1};
 					LExpr *idx = ADD(q, AX(q, 4, xs, xk, h * H * W), MULK(q, V(q, iy), W));
-					v[h] = B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx));
+					v[h] = MULK(q, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, idx)), I32(q, zx)), dbl);
 				}
 				/* band[ky·RW + (pl + ix)·CW + cw] */
 				Ix bs[3] = {ky, ix, cw};
@@ -1076,11 +1136,8 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	 * made per channel, outside the pixel loops */
 	int wb = add_const(q, a->w->name, "_q8", LT_I8, C * Kt, a->wq);
 	a->wq = NULL;
-	if (a->smm) { /* the bias doubled too: 2·bias fits (a->smm bounds |acc| < 2^30) */
-		int32_t *bf = q->p->bufs[a->bf_buf].data;
-		for (int64_t o = 0; o < a->O; o++)
-			bf[o] = (int32_t)((uint32_t)bf[o] * 2u);
-	}
+	if (a->smm) /* the bias doubled too: 2·bias fits (a->smm bounds |acc| < 2^30) */
+		scale_bias(q, a, 2);
 	int plane = add_scratch(q, a->y->name, "_plane", LT_I32, HPk * XPW);
 	if (q->err || wb < 0 || plane < 0)
 		return -1;
@@ -1108,7 +1165,7 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 		Ix ps[1] = {yp};
 		int64_t pk[1] = {XPW};
 		pack_row_pairs(q, &in_rows->body, plane, AX(q, 1, ps, pk, 0), xb,
-		               ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W, g->pl, XPW, zx);
+		               ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W, g->pl, XPW, zx, 1);
 	}
 	/* the weight pairs of channel c: wv[(ky·NS + s)·T + t] = (w_k0, w_k1),
 	 * k0 = 2t − s (E: s = 0, O: s = 1), doubled when a->pre2 */

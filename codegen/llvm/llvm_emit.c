@@ -166,6 +166,7 @@ int cg_compile_to_memory(const LProgram *p, const CgOptions *o, char **out, size
 	c.b = LLVMCreateBuilderInContext(c.ctx);
 	c.ab = LLVMCreateBuilderInContext(c.ctx);
 	c.md_invariant = LLVMGetMDKindIDInContext(c.ctx, "invariant.load", 14);
+	c.md_range = LLVMGetMDKindIDInContext(c.ctx, "range", 5);
 	LLVMSetTarget(c.mod, c.ts.triple);
 	LLVMTargetDataRef td = LLVMCreateTargetDataLayout(c.tm);
 	LLVMSetModuleDataLayout(c.mod, td);

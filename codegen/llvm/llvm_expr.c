@@ -35,6 +35,7 @@
  *                  llvm.arm.smlad; elsewhere shifts, multiplies and adds.
  */
 #include "llvm_internal.h"
+#include "lopt_util.h"
 #include "loop_text.h"
 
 #include <string.h>
@@ -365,14 +366,62 @@ LLVMValueRef cg_addr(CgCtx *c, int buf, LLVMValueRef idx)
 	return LLVMBuildInBoundsGEP2(c->b, et, c->base[buf], &idx, 1, "");
 }
 
+/* !range [min, max + 1) of the values a load from an embedded const integer
+ * table can read: its index is affine, Σ k·v + c, so only elements i ≡ c
+ * (mod gcd k) (just c without variables). Given only to values that fit
+ * a shift count (0 ≤ v < bits): for the requantization tables ({qm, right
+ * shift, rounding constant} per channel) LLVM then drops the shift
+ * amount's mask. Tables only (≤ RANGE_MAX_N elements): the scan is per load. */
+#define RANGE_MAX_N 4096
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	a = a < 0 ? -a : a, b = b < 0 ? -b : b;
+	while (b) {
+		int64_t t = a % b;
+		a = b, b = t;
+	}
+	return a;
+}
+
+static LLVMValueRef load_range(CgCtx *c, int buf, const LExpr *idx)
+{
+	const LBuf *b = &c->p->bufs[buf];
+	LAff f;
+	if (b->kind != LB_CONST || c->o->weights_external || !b->data || b->numel <= 0 || b->numel > RANGE_MAX_N ||
+	    (b->type != LT_I8 && b->type != LT_I16 && b->type != LT_I32) || laff_of(idx, &f) < 0)
+		return NULL;
+	int64_t g = 0;
+	for (int i = 0; i < f.n; i++)
+		g = gcd64(g, f.k[i]);
+	int64_t i0 = g ? ((f.c % g) + g) % g : f.c, step = g ? g : b->numel;
+	if (i0 < 0 || i0 >= b->numel)
+		return NULL;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	for (int64_t i = i0; i < b->numel; i += step) {
+		int64_t v = b->type == LT_I8 ? ((const int8_t *)b->data)[i]
+		            : b->type == LT_I16 ? ((const int16_t *)b->data)[i] : ((const int32_t *)b->data)[i];
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+	}
+	if (lo < 0 || hi >= ltype_bits(b->type))
+		return NULL; /* shift counts only: a wider range (the multipliers' sign, say)
+		              * turns LLVM's sign extensions into zero extensions, and the
+		              * 64-bit multiplies no longer match smmulr/smmlar */
+	LLVMTypeRef ty = cg_type(c, b->type);
+	LLVMMetadataRef md[2] = {LLVMValueAsMetadata(LLVMConstInt(ty, (unsigned long long)lo, 1)),
+	                         LLVMValueAsMetadata(LLVMConstInt(ty, (unsigned long long)(hi + 1), 1))};
+	return LLVMMetadataAsValue(c->ctx, LLVMMDNodeInContext2(c->ctx, md, 2));
+}
+
 void cg_set_access_metadata(CgCtx *c, LLVMValueRef inst, int buf)
 {
 	const LBuf *b = &c->p->bufs[buf];
 	int bits = ltype_bits(b->type);
 	LLVMSetAlignment(inst, (unsigned)(bits < 8 ? 1 : bits / 8));
 	/* external weights may be replaced between calls: not invariant */
-	if (b->kind == LB_CONST && !c->o->weights_external && LLVMIsALoadInst(inst))
+	if (b->kind == LB_CONST && !c->o->weights_external && LLVMIsALoadInst(inst)) {
 		LLVMSetMetadata(inst, c->md_invariant, LLVMMetadataAsValue(c->ctx, LLVMMDNodeInContext2(c->ctx, NULL, 0)));
+	}
 }
 
 static int check_buf(CgCtx *c, int buf)
@@ -412,6 +461,9 @@ LLVMValueRef cg_expr(CgCtx *c, const LExpr *e, int in_index)
 			return NULL;
 		LLVMValueRef v = LLVMBuildLoad2(c->b, cg_type(c, c->p->bufs[e->buf].type), cg_addr(c, e->buf, idx), "");
 		cg_set_access_metadata(c, v, e->buf);
+		LLVMValueRef r = load_range(c, e->buf, e->a);
+		if (r)
+			LLVMSetMetadata(v, c->md_range, r);
 		return v;
 	}
 	case LE_BIN: {

@@ -36,6 +36,7 @@ typedef struct CgCtx {
 	LLVMValueRef *slot;     /* per variable: its alloca (created on first let/for) */
 	LLVMValueRef *base;     /* per buffer: its base pointer */
 	unsigned md_invariant;  /* "invariant.load" kind */
+	unsigned md_range;      /* "range" kind */
 	LLVMValueRef wpayload;  /* -weights=external: the blob's payload (weights + header size) */
 	uint32_t whash, wbytes; /* -weights=external: model hash, payload bytes */
 	int error;              /* set once a message was added to d */
