@@ -22,6 +22,7 @@
 #include "lower_quant.h"
 #include "quant.h"
 
+#include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1460,6 +1461,27 @@ static int lower_quantize(Q *q, LStmtList *to, const int *inb, int yb)
 	}
 	int32_t lo, hi;
 	nnl_qrange(y->dtype, &lo, &hi);
+	const float sf = (float)y->quant->scale[0], hs = sf * 0.5f;
+	const int64_t zy = y->quant->zero_point[0];
+	if (hs >= FLT_MIN && hs * 2.0f == sf) {
+		/* The same value, cheaper: v2 = x / (s/2) is exactly 2·(x / s) (s/2
+		 * is exact; where x / s is subnormal both round to 0 below),
+		 * clamped to ±2^30 (NaN → −2^30), t2 = trunc(v2), and round half
+		 * away from zero of v = t2 / 2 is (t2 + 1 + (t2 >> 31)) >> 1 (t2 ≥ 0:
+		 * ⌊(⌊2v⌋ + 1) / 2⌋; t2 < 0: ⌊t2 / 2⌋), with zp_y folded in as
+		 * (t2 + 1 + 2·zp_y + (t2 >> 31)) >> 1 — one division, two clamps,
+		 * one conversion and three integer ops (M4: ~18 instructions an
+		 * element instead of 28) */
+		int v2 = let(q, l, "v2", B(q, LO_DIV, LD(q, inb[0], IX(q, i)), le_float(q->p, LT_F32, (double)hs)));
+		const double big2 = 1073741824.0;
+		set(q, l, v2, SEL(q, B(q, LO_GE, V(q, v2), le_float(q->p, LT_F32, -big2)), V(q, v2), le_float(q->p, LT_F32, -big2)));
+		set(q, l, v2, SEL(q, B(q, LO_LE, V(q, v2), le_float(q->p, LT_F32, big2)), V(q, v2), le_float(q->p, LT_F32, big2)));
+		int t2 = let(q, l, "t2", CAST(q, LT_I32, V(q, v2)));
+		LExpr *r = B(q, LO_SHR, ADD(q, ADD(q, V(q, t2), I32(q, 1 + 2 * zy)), B(q, LO_SHR, V(q, t2), I32(q, 31))),
+		             I32(q, 1));
+		store(q, l, yb, IX(q, i), CAST(q, lt_of(y->dtype), B(q, LO_MAX, B(q, LO_MIN, r, I32(q, hi)), I32(q, lo))));
+		return q->err ? -1 : 0;
+	}
 	/* v = x / (float)s in f32, clamped to ±2^30 (NaN → −2^30: the minimum
 	 * after the clamp below); round half away from zero done exactly in f32
 	 * and i32 (no f64: soft-float on Cortex-M4): t = trunc(v), fr = v − t

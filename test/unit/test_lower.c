@@ -30,6 +30,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +294,59 @@ static void test_quant_models(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* The input Quantize's edge values (its lowering computes 2·(x/s) as x / (s/2)
+ * and rounds half away from zero from trunc(2·x/s)): exact ties ±(k + ½)·s,
+ * their float neighbours, ±0, subnormals, NaN, ±inf, values beyond int32
+ * and beyond the output range, to int8 (zero point −3) and int16; lowered
+ * equals model_eval bit for bit. */
+static void test_quantize_edges(void **state)
+{
+	(void)state;
+	static const char *const types[2][2] = {{"int8", "-3"}, {"int16", "0"}};
+	for (int ty = 0; ty < 2; ty++) {
+		char path[] = "/tmp/nnl_qedgeXXXXXX";
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		FILE *f = fdopen(fd, "w");
+		assert_non_null(f);
+		fprintf(f,
+		        "{\"type\": \"Model\", \"name\": \"qedge\", \"input_shape\": [1, 600], \"input_datatype\": \"float32\",\n"
+		        " \"output_shape\": [1, 600], \"output_datatype\": \"%s\", \"blocks\": [{\"type\": \"Block\", \"name\": \"b\",\n"
+		        " \"input_shape\": [1, 600], \"input_datatype\": \"float32\", \"output_shape\": [1, 600], \"output_datatype\": \"%s\",\n"
+		        " \"layers\": [{\"type\": \"Tensor\", \"name\": \"Y\", \"shape\": [1, 600], \"datatype\": \"%s\",\n"
+		        "  \"quantization\": {\"scale\": 0.0235294122248888, \"zero_point\": %s}},\n"
+		        " {\"type\": \"Layer\", \"name\": \"Quantize\", \"tensor_input\": \"X\", \"tensor_output\": \"Y\",\n"
+		        "  \"attributes\": {\"datatype\": \"%s\"}}]}]}\n",
+		        types[ty][0], types[ty][0], types[ty][0], types[ty][1], types[ty][0]);
+		fclose(f);
+		Diag d;
+		diag_init(&d);
+		Model *m = json_load_model(path, &d);
+		unlink(path);
+		if (!m)
+			diag_print(&d, "qedge");
+		assert_non_null(m);
+		const Block *b = &m->blocks[0];
+		const float s = (float)b->tensors[b->nodes[0].out].quant->scale[0];
+		float x[600];
+		const float fixed[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f, 1e30f, -1e30f, 3e9f * s, -3e9f * s};
+		int i = 0;
+		for (; i < (int)(sizeof fixed / sizeof fixed[0]); i++)
+			x[i] = fixed[i];
+		for (int k = 0; i < 600; i++, k++) {
+			/* (k/3 − 98 + ½)·s and the floats beside it: ties across the int8
+			 * range and past it (int16: 100·s steps reach ±19,000) */
+			float t = ((float)(k / 3 - 98) * (ty ? 100.0f : 1.0f) + 0.5f) * s;
+			x[i] = k % 3 == 0 ? t : k % 3 == 1 ? nextafterf(t, INFINITY) : nextafterf(t, -INFINITY);
+		}
+		exact_floats = 1;
+		assert_int_equal(check_model(types[ty][0], m, x), 0);
+		exact_floats = 0;
+		model_free(m);
+		diag_free(&d);
+	}
+}
+
 static char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -546,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_extra_models),
 		cmocka_unit_test(test_quant_models),
+		cmocka_unit_test(test_quantize_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
