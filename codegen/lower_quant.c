@@ -1121,7 +1121,7 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
  * for 3×3, 2 loads and 4 SMLADs make 6 MACs. For stride 2, output ox reads
  * words ox..ox+T−1 with E_t, T = (KW+1)/2, and neighbours share a word.
  * Weights (and the bias) are stored doubled when a->smm holds, which saves
- * the requantization's ×2. */
+ * the requantization's ×2. Blocks of 6 outputs at stride 1, 5 at stride 2. */
 #define DW_MAX_KH 7
 #define DW_MAX_T 4  /* KW ≤ 7 */
 static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
@@ -1140,7 +1140,8 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	if (a->smm) /* the bias doubled too: 2·bias fits (a->smm bounds |acc| < 2^30) */
 		scale_bias(q, a, 2);
 	int plane = add_scratch(q, a->y->name, "_plane", LT_I32, HPk * XPW);
-	if (q->err || wb < 0 || plane < 0)
+	int wpb = add_scratch(q, a->y->name, "_wpairs", LT_I32, KH * NS * T);
+	if (q->err || wb < 0 || plane < 0 || wpb < 0)
 		return -1;
 	const int xb = inb[0];
 	Ix in, cc;
@@ -1168,9 +1169,14 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 		pack_row_pairs(q, &in_rows->body, plane, AX(q, 1, ps, pk, 0), xb,
 		               ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W, g->pl, XPW, zx, 1);
 	}
-	/* the weight pairs of channel c: wv[(ky·NS + s)·T + t] = (w_k0, w_k1),
-	 * k0 = 2t − s (E: s = 0, O: s = 1), doubled when a->pre2 */
-	int wv[DW_MAX_KH * 2 * DW_MAX_T];
+	/* the weight pairs of channel c, in the scratch table wp[(ky·NS + s)·T + t]
+	 * = (w_k0, w_k1), k0 = 2t − s (E: s = 0, O: s = 1), doubled when a->pre2:
+	 * made once per channel (in the int8 flash), read per block and kernel
+	 * row: as lets of the channel, 12 pairs (3×3) stayed live across the pixel
+	 * loops and spilled (MobileNetV1 11,673,400 → 11,591,280 instructions with
+	 * NB = 4; a hand-scheduled asm of the kernel-row loop measured worse than
+	 * LLVM here: 12,188,600) */
+	const int64_t NW = NS * T; /* pairs per kernel row */
 	for (int64_t ky = 0; ky < KH; ky++)
 		for (int64_t s = 0; s < NS; s++)
 			for (int64_t t = 0; t < T; t++) {
@@ -1182,14 +1188,16 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 					h[e] = k >= 0 && k < KW ? MULK(q, CAST(q, LT_I32, LD(q, wb, AX(q, 1, ws, wk, ky * KW + k))), dbl)
 					                        : I32(q, 0);
 				}
-				wv[(ky * NS + s) * T + t] = let(q, lc, "wd", PACK(q, h[0], h[1]));
+				store(q, lc, wpb, I32(q, ky * NW + s * T + t), PACK(q, h[0], h[1]));
 			}
 	Ix oy;
 	LStmtList *lo = FOR(q, lc, "oy", 0, OH, &oy);
 	OcCtx oc = {1, {cc}, {1}, 0};
-	/* blocks of NB outputs (ox0 = NB·b): stride 1, output j reads words
+	/* blocks of NB outputs (ox0 = NB·b; a narrower row is one block): stride 1, output j reads words
 	 * ox0/2 + j/2 + t with set j%2; stride 2, words ox0 + j + t with E */
-	const int64_t NB = 4;
+	/* NB: measured on MobileNetV1-0.25 and DS-CNN (M4 instructions, 4 to 8
+	 * tried): 6 at stride 1 (even: two outputs per word pair), 5 at stride 2 */
+	const int64_t NB = sw == 1 ? 6 : 5;
 	for (int part = 0; part < 2; part++) {
 		int64_t nout;
 		Ix pb;
@@ -1204,17 +1212,25 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 		int64_t bk[2] = {g->sh * XPW, sw == 1 ? NB / 2 : NB};
 		int base = let(q, l, "pw", AX(q, 2, bs, bk, 0));
 		const int64_t nw = sw == 1 ? (nout - 1) / 2 + T : nout - 1 + T; /* words read per row */
-		for (int64_t ky = 0; ky < KH; ky++)
-			for (int64_t u = 0; u < nw; u++) {
-				int xw = let(q, l, "xw", LD(q, plane, ADD(q, V(q, base), I32(q, ky * g->dh * XPW + u))));
-				for (int j = 0; j < nout; j++) {
-					int64_t set_ = sw == 1 ? j % 2 : 0, t = sw == 1 ? u - j / 2 : u - j;
-					if (t < 0 || t >= T)
-						continue;
-					LExpr *w = V(q, wv[(ky * NS + set_) * T + t]);
-					set(q, l, acc[j], B(q, LO_ADD, V(q, acc[j]), B(q, LO_DOT2, w, V(q, xw))));
-				}
+		Ix ky;
+		LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
+		int wv[2 * DW_MAX_T];
+		for (int64_t k = 0; k < NW; k++) {
+			Ix ks[1] = {ky};
+			int64_t kk[1] = {NW};
+			wv[k] = let(q, lk, "wd", LD(q, wpb, AX(q, 1, ks, kk, k)));
+		}
+		for (int64_t u = 0; u < nw; u++) {
+			Ix ks[1] = {ky};
+			int64_t kk[1] = {g->dh * XPW};
+			int xw = let(q, lk, "xw", LD(q, plane, ADD(q, V(q, base), AX(q, 1, ks, kk, u))));
+			for (int j = 0; j < nout; j++) {
+				int64_t set_ = sw == 1 ? j % 2 : 0, t = sw == 1 ? u - j / 2 : u - j;
+				if (t < 0 || t >= T)
+					continue;
+				set(q, lk, acc[j], B(q, LO_ADD, V(q, acc[j]), B(q, LO_DOT2, V(q, wv[set_ * T + t]), V(q, xw))));
 			}
+		}
 		for (int j = 0; j < nout; j++) {
 			LExpr *v = acc_out(q, l, a, acc[j], oc_expr, &oc);
 			/* y[((n·C + c)·OH + oy)·OW + NB·b + j] */

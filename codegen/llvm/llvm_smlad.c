@@ -441,6 +441,10 @@ static void assign_regs(SmLoop *m)
 
 /* ---- the IR ---------------------------------------------------------------- */
 
+/* LLVM's memory(read) attribute: ModRef::Ref (1) for each of its three
+ * locations (argument, inaccessible, other memory), two bits each */
+#define MEM_READ_ALL (1u | 1u << 2 | 1u << 4)
+
 /* One call of the asm (steps copies of the step): updates accs[] and ptrs[]. */
 static void call_steps(CgCtx *c, SmLoop *m, LLVMValueRef asmfn, LLVMTypeRef fty, LLVMValueRef *accs,
                        LLVMValueRef *ptrs)
@@ -452,6 +456,12 @@ static void call_steps(CgCtx *c, SmLoop *m, LLVMValueRef asmfn, LLVMTypeRef fty,
 	for (int k = 0; k < m->n_st; k++)
 		args[n++] = ptrs[k];
 	LLVMValueRef r = LLVMBuildCall2(c->b, fty, asmfn, args, (unsigned)n, "");
+	/* the asm reads memory through its pointers (the band, the weights):
+	 * memory(read) for the IR passes (with the ~{memory} clobber alone they
+	 * would take it for a write too); the clobber is what the machine passes
+	 * see (make_asm) */
+	LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
+	                         LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("memory", 6), MEM_READ_ALL));
 	for (int a = 0; a < m->n_acc; a++)
 		accs[a] = LLVMBuildExtractValue(c->b, r, (unsigned)a, "");
 	for (int k = 0; k < m->n_st; k++)
@@ -470,6 +480,11 @@ static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
 		n += (size_t)snprintf(cons + n, sizeof cons - n, "%s%s", i ? "," : "", i < m->n_acc + m->n_st ? "=r" : "=&r");
 	for (int i = 0; i < m->n_acc + m->n_st && n + 8 < sizeof cons; i++)
 		n += (size_t)snprintf(cons + n, sizeof cons - n, ",%d", i);
+	/* it reads memory: without the clobber the machine passes take the asm
+	 * for one that touches none and may sink the stores that fill what it
+	 * reads past it (they did, with a table written just before the loop) */
+	if (n + 12 < sizeof cons)
+		n += (size_t)snprintf(cons + n, sizeof cons - n, ",~{memory}");
 	if (b.oom || !b.s) {
 		free(b.s);
 		return cg_fail(c, "out of memory");
