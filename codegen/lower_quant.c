@@ -345,6 +345,9 @@ typedef struct Acc {
 	int pre2;          /* with smm: the accumulator already holds 2·acc (dw_dsp's doubled weights and bias) */
 	int pre16;         /* with smm: the accumulator holds 16·acc (conv_dsp's int4 weights, nibbles ×16) */
 	int zfold;         /* with smm and rfast: rq[o·3 + 2] holds 2^(right−1) + zy·2^right (acc_out) */
+	int acc32_ok;      /* 16x8: every channel's Σ|w|·32768 < 2^31, so Σ w·x fits int32 */
+	int acc32;         /* 16x8 on the DSP kernels: the accumulator is that int32 sum, the
+	                    * bias is added in int64 by acc_out (acc_init: 0) */
 	int64_t bmax;      /* max over channels of |acc| bound · 2^left */
 	int32_t lo, hi;
 	int64_t zy;
@@ -394,6 +397,14 @@ static int acc_setup(Q *q, Acc *a, const Node *n)
 	}
 	a->bf_buf = add_const(q, a->y->name, "_qbias", a->at, a->O, bf);
 	if (a->wide) {
+		a->acc32_ok = 1;
+		for (int64_t o = 0; o < a->O; o++) {
+			int64_t sw = 0;
+			for (int64_t k = 0; k < a->Kt; k++)
+				sw += a->wq[o * a->Kt + k] < 0 ? -a->wq[o * a->Kt + k] : a->wq[o * a->Kt + k];
+			if (sw * 32768 >= (INT64_C(1) << 31))
+				a->acc32_ok = 0;
+		}
 		int64_t *t = nnl_malloc((size_t)(a->O ? a->O : 1) * 3 * sizeof *t);
 		if (!t) {
 			free(qm), free(sh);
@@ -473,7 +484,8 @@ static void scale_bias(Q *q, const Acc *a, uint32_t k)
 static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q *, void *), void *ctx)
 {
 	if (a->wide) {
-		LExpr *r = B(q, LO_ADD, B(q, LO_MUL, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), 3))),
+		LExpr *av = a->acc32 ? ADD(q, LD(q, a->bf_buf, oc(q, ctx)), CAST(q, LT_I64, V(q, acc))) : V(q, acc);
+		LExpr *r = B(q, LO_ADD, B(q, LO_MUL, av, LD(q, a->rq_buf, MULK(q, oc(q, ctx), 3))),
 		             LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 1))));
 		r = B(q, LO_SHR, r, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 2))));
 		return le_cast(q->p, a->yt, r, 1); /* clamp to int32 then to int16 (zero_point 0) = clamp to int16 */
@@ -520,6 +532,20 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 	LExpr *v = mbqm(q, to, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), V(q, rv), V(q, mv),
 	                B(q, LO_SHR, V(q, mv), I32(q, 1)), left);
 	return out_clamp(q, v, a->zy, a->lo, a->hi, a->yt);
+}
+
+/* acc + dot2(w, x): int32, or for 16x8 the 64-bit accumulator plus the
+ * exact 32-bit dot2 (|·| ≤ 2·32768·128; one smlald on the DSP) */
+static LExpr *ACC_DOT2(Q *q, const Acc *a, int acc, LExpr *w, LExpr *x)
+{
+	LExpr *d = B(q, LO_DOT2, w, x);
+	return B(q, LO_ADD, V(q, acc), a->wide && !a->acc32 ? CAST(q, LT_I64, d) : d);
+}
+
+/* A DSP kernel's accumulator start: the folded bias, or 0 with a->acc32 */
+static LExpr *ACC_INIT(Q *q, const Acc *a, LExpr *oc)
+{
+	return a->acc32 ? I32(q, 0) : LD(q, a->bf_buf, oc);
 }
 
 /* the output channel of block element j: base (Ix list) + j */
@@ -585,8 +611,10 @@ static int lower_linear(Q *q, LStmtList *to, const int *inb, int yb)
 	Acc a;
 	memset(&a, 0, sizeof a);
 	/* on the DSP extension: a 1×1 convolution of rows images of K channels */
+	const Tensor *xt = &q->b->tensors[q->n->in[0]];
 	a.nofold = (q->dsp || (q->vec && q->b->tensors[q->n->in[1]].shape[1] >= VEC_MIN_RUN)) &&
-	           q->b->tensors[q->n->in[0]].dtype != DT_INT16 && q->b->tensors[q->n->in[1]].shape[0] >= 2;
+	           (xt->dtype != DT_INT16 || (q->dsp && !q->vec && xt->quant->zero_point[0] == 0)) &&
+	           q->b->tensors[q->n->in[1]].shape[0] >= 2;
 	if (acc_setup(q, &a, q->n) < 0) {
 		free(a.wq);
 		return -1;
@@ -802,7 +830,7 @@ static void row_blocks(Q *q, LStmtList *lo, Acc *a, const ConvGeom *g, Ix in, Ix
 			for (int j = 0; j < bw; j++) {
 				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
 				for (int c = 0; c < cw; c++)
-					acc[j * cw + c] = let(q, l, "acc", LD(q, a->bf_buf, oc_expr(q, &oc[j])));
+					acc[j * cw + c] = let(q, l, "acc", ACC_INIT(q, a, oc_expr(q, &oc[j])));
 			}
 			taps(q, l, ctx, ob, oxb, bw, cw, acc);
 			for (int j = 0; j < bw; j++)
@@ -931,6 +959,7 @@ typedef struct DspTaps {
 	int nib;
 	int64_t xstep; /* band words from one output column to the next */
 	Ix gv;         /* the group */
+	const Acc *a;
 } DspTaps;
 
 /* conv_dsp's block: per kernel row and weight word, the packed x words of
@@ -969,7 +998,7 @@ static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, i
 		for (int c = 0; c < cw; c++)
 			for (int64_t i = 0; i < XW; i++) {
 				int ac = acc[j * cw + c];
-				set(q, lt, ac, B(q, LO_ADD, V(q, ac), B(q, LO_DOT2, V(q, wv[i]), V(q, xw[c][i]))));
+				set(q, lt, ac, ACC_DOT2(q, t->a, ac, V(q, wv[i]), V(q, xw[c][i])));
 			}
 	}
 }
@@ -978,11 +1007,12 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 {
 	if (q->vec)
 		return conv_vec(q, to, inb, yb, a, g);
+	a->acc32 = a->wide && a->acc32_ok;
 	const int64_t Cg = g->Cg, KH = g->KH, KW = g->KW, H = g->H, W = g->W, sw = g->sw;
 	const int64_t Cp = dsp_cp(Cg, sw);
 	/* int4 weights stay packed, 8 to a word (flash: half a byte a weight), when
 	 * 16·|acc| fits: the nibbles are used as ×16 int8 values */
-	const int nib = a->w->dtype == DT_INT4 && a->smm && a->bmax < (INT64_C(1) << 26);
+	const int nib = a->w->dtype == DT_INT4 && !a->wide && a->smm && a->bmax < (INT64_C(1) << 26);
 	const int64_t EPW = nib ? 8 : 4; /* weights per i32 word */
 	const int64_t R = KW * Cp, RQ = (R + EPW - 1) / EPW;
 	/* band columns: the last output column's run reaches column (OW−1)·sw + ⌈EPW·RQ/Cp⌉ − 1 */
@@ -1105,7 +1135,7 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 		}
 	}
 
-	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg};
+	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg, a};
 	row_blocks(q, lo, a, g, in, gg, oy, yb, 2, 2, dsp_taps, &t);
 	return q->err ? -1 : 0;
 }
@@ -1133,6 +1163,7 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	const int64_t zx = a->x->quant->zero_point[0], Kt = a->Kt;
 	const int dbl = a->smm ? 2 : 1;
 	a->pre2 = a->smm;
+	a->acc32 = a->wide && a->acc32_ok;
 	/* the int8 weights as they are (flash: one byte a weight); the pairs are
 	 * made per channel, outside the pixel loops */
 	int wb = add_const(q, a->w->name, "_q8", LT_I8, C * Kt, a->wq);
@@ -1206,7 +1237,7 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 			continue;
 		int acc[8];
 		for (int j = 0; j < nout; j++)
-			acc[j] = let(q, l, "acc", LD(q, a->bf_buf, IX(q, cc)));
+			acc[j] = let(q, l, "acc", ACC_INIT(q, a, IX(q, cc)));
 		/* the block's first word in row oy·sh: oy·sh·XPW + (sw == 1 ? NB/2 : NB)·b */
 		Ix bs[2] = {oy, pb};
 		int64_t bk[2] = {g->sh * XPW, sw == 1 ? NB / 2 : NB};
@@ -1228,7 +1259,7 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 				int64_t set_ = sw == 1 ? j % 2 : 0, t = sw == 1 ? u - j / 2 : u - j;
 				if (t < 0 || t >= T)
 					continue;
-				set(q, lk, acc[j], B(q, LO_ADD, V(q, acc[j]), B(q, LO_DOT2, V(q, wv[set_ * T + t]), V(q, xw))));
+				set(q, lk, acc[j], ACC_DOT2(q, a, acc[j], V(q, wv[set_ * T + t]), V(q, xw)));
 			}
 		}
 		for (int j = 0; j < nout; j++) {
@@ -1275,7 +1306,10 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	{
 		const Tensor *xt = &q->b->tensors[n->in[0]], *wt = &q->b->tensors[n->in[1]];
 		int64_t gr = node_attr(n, "groups")->i[0], og = wt->shape[0] / gr, cg = wt->shape[1];
-		a.nofold = xt->dtype != DT_INT16 && dl[nd - 1] == 1 &&
+		/* 16x8 (int16 x, zero point 0) on the DSP kernels too, with 64-bit
+		 * accumulators (smlald); not on the vector ones */
+		a.nofold = (xt->dtype != DT_INT16 || (q->dsp && !q->vec && xt->quant->zero_point[0] == 0)) &&
+		           dl[nd - 1] == 1 &&
 		           ((q->vec && og >= 2 && cg * wt->shape[nd + 1] >= VEC_MIN_RUN) ||
 		            (q->dsp && ((og >= 2 && !dsp_wasteful(cg, wt->shape[nd + 1], s[nd - 1])) ||
 		                        (og == 1 && cg == 1 && (s[nd - 1] == 1 || s[nd - 1] == 2) &&
@@ -1313,7 +1347,7 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	const int padded = HP != H || WP != W;
 	if (q->dsp && a.nofold && Og == 1 && Cg == 1 && KH <= DW_MAX_KH && KW <= 2 * DW_MAX_T - 1)
 		return dw_dsp(q, to, inb, yb, &a, &(ConvGeom){N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl});
-	if (a.nofold && (q->dsp || q->vec) && !a.wide && dw == 1 && Og >= 2) {
+	if (a.nofold && (q->dsp || q->vec) && (!a.wide || !q->vec) && dw == 1 && Og >= 2) {
 		ConvGeom cg = {N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl};
 		if (KH == 1 && KW == 1 && sh == 1 && sw == 1 && !padded && OH == H && OW == W && W < 16)
 			flat_rows(&cg);

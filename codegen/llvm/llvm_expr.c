@@ -477,6 +477,21 @@ LLVMValueRef cg_expr(CgCtx *c, const LExpr *e, int in_index)
 				return y ? dot2(c, x, y, acc) : NULL;
 			}
 		}
+		if (e->op == LO_ADD && e->type == LT_I64 && !in_index && c->dsp) {
+			/* add(acc, cast<i64>(dot2(x, y))) (either order): one smlald (the
+			 * 16x8 kernels' 64-bit accumulators) */
+			const LExpr *cs = e->b->kind == LE_CAST && !e->b->sat ? e->b : e->a->kind == LE_CAST && !e->a->sat ? e->a : NULL;
+			const LExpr *dp = cs ? cs->a : NULL;
+			if (dp && dp->kind == LE_BIN && dp->op == LO_DOT2 && dp->type == LT_I32 && dp->a->type == LT_I32 &&
+			    dp->b->type == LT_I32) {
+				LLVMValueRef acc = cg_expr(c, cs == e->b ? e->a : e->b, 0);
+				LLVMValueRef x = acc ? cg_expr(c, dp->a, 0) : NULL, y = x ? cg_expr(c, dp->b, 0) : NULL;
+				if (!y)
+					return NULL;
+				LLVMValueRef args[3] = {x, y, acc};
+				return intrinsic(c, "llvm.arm.smlald", NULL, 0, args, 3);
+			}
+		}
 		LLVMValueRef a = cg_expr(c, e->a, in_index), b = a ? cg_expr(c, e->b, in_index) : NULL;
 		if (!b)
 			return NULL;

@@ -18,11 +18,16 @@ Prints a matrix model x target and the detail table of run_bank.py
 .rodata, arena), then 'N passed, M failed, K skipped'. Exit status 1 when
 an output differs in any bit.
 
-  /usr/bin/python3 test/targets/run_quant.py [--targets ...] [--models ...] [--scheme int8|int16x8|int4]
+Then the lowering cases named by --cases (test/lower/quant/NAME.json, float in
+and out; default: the 16x8 DSP-kernel cases), on two inputs uniform in
+[-4, 4), against nnl-run the same way.
+
+  /usr/bin/python3 test/targets/run_quant.py [--targets ...] [--models ...] [--scheme int8|int16x8|int4] [--cases ...]
 """
 import argparse
 import concurrent.futures
 import gzip
+import json
 import os
 import sys
 
@@ -96,6 +101,36 @@ def prepare(cls, args, te):
     return qdir, ""
 
 
+CASES = ["conv_dw_16x8", "conv_16x8_odd", "conv_16x8_acc64"]
+
+
+def prepare_case(name, args):
+    """test/lower/quant/<name>.json (float in and out) -> (model dir with reference/ from nnl-run, error):
+    two inputs uniform in [-4, 4) (seed 0), saturating the input Quantize too, as test_lower does"""
+    src = os.path.join(REPO, "test", "lower", "quant", name + ".json")
+    if not os.path.exists(src):
+        return None, f"{src}: no such case"
+    cdir = os.path.join(args.workdir, "cases", name)
+    ref = os.path.join(cdir, "reference")
+    os.makedirs(ref, exist_ok=True)
+    with open(src) as f:
+        text = f.read()
+    with open(os.path.join(cdir, "model.json"), "w") as f:
+        f.write(text)
+    m = json.loads(text)
+    if m.get("input_datatype") != "float32" or m.get("output_datatype") != "float32":
+        return None, f"{src}: expected float32 input and output (the harness reads floats)"
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        xp = os.path.join(ref, f"input_{i}.npy")
+        np.save(xp, rng.uniform(-4, 4, m["input_shape"]).astype(np.float32))
+        rc, out = rb.sh([os.path.join(args.bin, "nnl-run"), os.path.join(cdir, "model.json"), "--input", xp,
+                         "-o", os.path.join(ref, f"output_{i}.npy")], 300)
+        if rc != 0:
+            return None, "nnl-run failed:\n" + rb.tail(out)
+    return cdir, ""
+
+
 def exact(res, qdir):
     """Bit-exact comparison of a run_cell result with the interpreter's outputs."""
     if res["status"] != rb.PASS or res["y"] is None:
@@ -125,6 +160,8 @@ def main():
     ap.add_argument("--samples", type=int, default=2)
     ap.add_argument("--mcu-samples", type=int, default=1)
     ap.add_argument("--strict", action="store_true", help="a skip (missing tool) is a failure")
+    ap.add_argument("--cases", default=",".join(CASES),
+                    help="lowering cases test/lower/quant/NAME.json (float in and out) run too ('' for none)")
     args = ap.parse_args()
     args.big_samples = 1
     args.bin = os.path.abspath(args.bin)
@@ -134,20 +171,26 @@ def main():
     nnllc = rb.find_nnllc(os.path.join(args.bin, "nnllc"))
     te = rb.bank()
     prepared = {m: prepare(m, args, te) for m in models}
+    cases = [c for c in args.cases.split(",") if c]
+    prepared.update({"case:" + c: prepare_case(c, args) for c in cases})
     for m, (q, err) in prepared.items():
         if q is None:
             print(f"{m}: {err}")
-    cells = [(m, t) for m in models for t in tnames]
+    runs = models + ["case:" + c for c in cases]
+    cells = [(m, t) for m in runs for t in tnames]
+
+    def label(m):
+        return m[5:] if m.startswith("case:") else m + "-" + args.scheme
 
     def one(c):
         m, t = c
         qdir = prepared[m][0]
-        res = rb.run_cell(qdir, m + "-" + args.scheme, targets[t], args, nnllc, backend=args.backend)
+        res = rb.run_cell(qdir, label(m), targets[t], args, nnllc, backend=args.backend)
         return exact(res, qdir) if qdir else res
 
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
         results = list(ex.map(one, cells))
-    names = [m + "-" + args.scheme + (" [C]" if args.backend == "c" else "") for m in models]
+    names = [label(m) + (" [C]" if args.backend == "c" else "") for m in runs]
     rb.print_tables(results, names, tnames)
     return rb.summary(results, args.strict)
 

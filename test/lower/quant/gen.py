@@ -51,7 +51,7 @@ def model(name, xshape, xdt, xs, xz, layers, yshape, ydt):
         json.dump(m, f)
 
 
-def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2, ys=None):
+def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2, ys=None, deq=False):
     wide = dt == "int16"
     wmax = 7 if wdt == "int4" else 127
     ks = (k, k) if nd == 2 else (k,)
@@ -63,10 +63,14 @@ def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2, 
     sp = (H, W) if nd == 2 else (W,)
     osp = tuple((s + 2 * pad - dil * (k - 1) - 1) // stride + 1 for s in sp)
     xshape, yshape = (1, C) + sp, (1, O) + osp
-    lay = [const("w", w, wdt, sw), const("b", b, "int64" if wide else "int32"), act("Y", yshape, dt, ys, yz),
-           layer("Conv2d" if nd == 2 else "Conv1d", ["xq", "w", "b"], "Y", stride=stride, padding=pad,
+    yq = "Yq" if deq else "Y"
+    lay = [const("w", w, wdt, sw), const("b", b, "int64" if wide else "int32"), act(yq, yshape, dt, ys, yz),
+           layer("Conv2d" if nd == 2 else "Conv1d", ["xq", "w", "b"], yq, stride=stride, padding=pad,
                  dilation=dil, groups=G)]
-    model(name, xshape, dt, xs, xz, lay, yshape, dt)
+    if deq:  # float output: run_quant.py --cases runs it on the targets (its harness reads floats)
+        lay += [{"type": "Tensor", "name": "Y", "shape": list(yshape), "datatype": "float32"},
+                layer("Dequantize", "Yq", "Y")]
+    model(name, xshape, dt, xs, xz, lay, yshape, "float32" if deq else dt)
 
 
 conv("conv_o6_pad", 3, 6, 1, 5, 7, 3, 1, 1, 1)
@@ -146,3 +150,12 @@ lay = [const("w", w, "int8", [f32(v) for v in RNG.uniform(0.005, 0.02, 5)]),
        const("b", RNG.integers(-500, 500, 5), "int32"),
        act("Y", (3, 5), "int8", 0.05, -7), layer("Linear", ["xq", "w", "b"], "Y")]
 model("linear_rows3", (3, 9), "int8", 5 / 255, 10, lay, (3, 5), "int8")
+
+# 16x8 on the Arm DSP kernels (their own generator, the cases above unchanged): a
+# depthwise, an odd channel count, and one whose Σ|w|·32768 passes 2^31, so that
+# the kernel accumulates in int64 (smlald) instead of int32; with a Dequantize, so
+# that run_quant.py --cases also runs them on every target
+RNG = np.random.default_rng(11)
+conv("conv_dw_16x8", 5, 5, 5, 7, 9, 3, 1, 1, 1, dt="int16", deq=True)
+conv("conv_16x8_odd", 5, 3, 1, 5, 6, 3, 2, 1, 1, dt="int16", deq=True)
+conv("conv_16x8_acc64", 128, 4, 1, 4, 5, 3, 1, 1, 1, dt="int16", deq=True)
