@@ -15,6 +15,7 @@
  */
 #include "loop.h"
 #include "loop_text.h"
+#include "strbuf.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -23,57 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Out {
-	char *s;
-	size_t n, cap;
-	int oom;
-} Out;
-
-static void out_raw(Out *o, const char *s, size_t n)
-{
-	if (o->oom)
-		return;
-	if (o->n + n + 1 > o->cap) {
-		size_t nc = o->cap ? o->cap : 1024;
-		while (o->n + n + 1 > nc)
-			nc *= 2;
-		char *ns = nnl_malloc(nc);
-		if (!ns) {
-			o->oom = 1;
-			return;
-		}
-		if (o->n)
-			memcpy(ns, o->s, o->n);
-		free(o->s);
-		o->s = ns;
-		o->cap = nc;
-	}
-	memcpy(o->s + o->n, s, n);
-	o->n += n;
-	o->s[o->n] = 0;
-}
-
-static void out_s(Out *o, const char *s) { out_raw(o, s, strlen(s)); }
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void out_f(Out *o, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	out_raw(o, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
-static void indent(Out *o, int depth)
+static void indent(StrBuf *o, int depth)
 {
 	for (int i = 0; i < depth; i++)
-		out_raw(o, "  ", 2);
+		sb_mem(o, "  ", 2);
 }
 
 static const char *const bin_names[LO_COUNT_BIN] = {
@@ -126,30 +80,30 @@ static int is_plain_name(const char *s)
 }
 
 /* A name; is_var: a variable, which must not look like an expression word. */
-static void out_name(Out *o, const char *s, int is_var)
+static void out_name(StrBuf *o, const char *s, int is_var)
 {
 	if (!s) {
-		out_s(o, "?");
+		sb_str(o, "?");
 		return;
 	}
 	if (is_plain_name(s) && !(is_var && loop_is_reserved(s))) {
-		out_s(o, s);
+		sb_str(o, s);
 		return;
 	}
-	out_raw(o, "\"", 1);
+	sb_mem(o, "\"", 1);
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c == '"' || *c == '\\')
-			out_f(o, "\\%c", *c);
+			sb_fmt(o, "\\%c", *c);
 		else if (*c < 0x20 || *c == 0x7f)
-			out_f(o, "\\x%02x", *c);
+			sb_fmt(o, "\\x%02x", *c);
 		else
-			out_raw(o, (const char *)c, 1);
+			sb_mem(o, (const char *)c, 1);
 	}
-	out_raw(o, "\"", 1);
+	sb_mem(o, "\"", 1);
 }
 
 /* A comment's text: control characters become spaces, blanks trimmed. */
-static void out_comment_text(Out *o, const char *s)
+static void out_comment_text(StrBuf *o, const char *s)
 {
 	const char *b = s, *e = s + strlen(s);
 	while (b < e && ((unsigned char)*b <= ' ' || *b == 0x7f))
@@ -157,7 +111,7 @@ static void out_comment_text(Out *o, const char *s)
 	while (e > b && ((unsigned char)e[-1] <= ' ' || e[-1] == 0x7f))
 		e--;
 	for (; b < e; b++)
-		out_raw(o, ((unsigned char)*b < ' ' || *b == 0x7f) ? " " : b, 1);
+		sb_mem(o, ((unsigned char)*b < ' ' || *b == 0x7f) ? " " : b, 1);
 }
 
 static int has_comment_text(const char *s)
@@ -170,33 +124,33 @@ static int has_comment_text(const char *s)
 	return 0;
 }
 
-static void out_type(Out *o, LType t) { out_s(o, ltype_name(t)); }
+static void out_type(StrBuf *o, LType t) { sb_str(o, ltype_name(t)); }
 
-static void out_const(Out *o, const LExpr *e)
+static void out_const(StrBuf *o, const LExpr *e)
 {
 	if (e->type == LT_F32 || e->type == LT_F64) {
 		double v = e->type == LT_F32 ? (double)(float)e->fval : e->fval;
 		if (isnan(v))
-			out_s(o, "nan");
+			sb_str(o, "nan");
 		else if (isinf(v))
-			out_s(o, v < 0 ? "-inf" : "inf");
+			sb_str(o, v < 0 ? "-inf" : "inf");
 		else
-			out_f(o, e->type == LT_F32 ? "%.9g" : "%.17g", v);
-		out_raw(o, ":", 1);
+			sb_fmt(o, e->type == LT_F32 ? "%.9g" : "%.17g", v);
+		sb_mem(o, ":", 1);
 		out_type(o, e->type);
 		return;
 	}
-	out_f(o, "%" PRId64, e->ival);
+	sb_fmt(o, "%" PRId64, e->ival);
 	if (e->type != LT_I32) {
-		out_raw(o, ":", 1);
+		sb_mem(o, ":", 1);
 		out_type(o, e->type);
 	}
 }
 
-static void out_expr(Out *o, const LProgram *p, const LExpr *e)
+static void out_expr(StrBuf *o, const LProgram *p, const LExpr *e)
 {
 	if (!e) {
-		out_s(o, "?");
+		sb_str(o, "?");
 		return;
 	}
 	switch (e->kind) {
@@ -207,121 +161,121 @@ static void out_expr(Out *o, const LProgram *p, const LExpr *e)
 		out_name(o, e->var >= 0 && e->var < p->n_vars ? p->vars[e->var].name : NULL, 1);
 		return;
 	case LE_LOAD:
-		out_s(o, "load ");
+		sb_str(o, "load ");
 		out_name(o, e->buf >= 0 && e->buf < p->n_bufs ? p->bufs[e->buf].name : NULL, 0);
-		out_raw(o, "[", 1);
+		sb_mem(o, "[", 1);
 		out_expr(o, p, e->a);
-		out_raw(o, "]", 1);
+		sb_mem(o, "]", 1);
 		return;
 	case LE_BIN: {
 		const char *n = loop_bin_name(e->op);
-		out_s(o, n ? n : "?");
-		out_raw(o, "(", 1);
+		sb_str(o, n ? n : "?");
+		sb_mem(o, "(", 1);
 		out_expr(o, p, e->a);
-		out_s(o, ", ");
+		sb_str(o, ", ");
 		out_expr(o, p, e->b);
-		out_raw(o, ")", 1);
+		sb_mem(o, ")", 1);
 		return;
 	}
 	case LE_UN: {
 		const char *n = loop_un_name(e->op);
-		out_s(o, n ? n : "?");
-		out_raw(o, "(", 1);
+		sb_str(o, n ? n : "?");
+		sb_mem(o, "(", 1);
 		out_expr(o, p, e->a);
-		out_raw(o, ")", 1);
+		sb_mem(o, ")", 1);
 		return;
 	}
 	case LE_CAST:
-		out_s(o, e->sat ? "cast_sat<" : "cast<");
+		sb_str(o, e->sat ? "cast_sat<" : "cast<");
 		out_type(o, e->type);
-		out_s(o, ">(");
+		sb_str(o, ">(");
 		out_expr(o, p, e->a);
-		out_raw(o, ")", 1);
+		sb_mem(o, ")", 1);
 		return;
 	case LE_SELECT:
-		out_s(o, "select(");
+		sb_str(o, "select(");
 		out_expr(o, p, e->a);
-		out_s(o, ", ");
+		sb_str(o, ", ");
 		out_expr(o, p, e->b);
-		out_s(o, ", ");
+		sb_str(o, ", ");
 		out_expr(o, p, e->c);
-		out_raw(o, ")", 1);
+		sb_mem(o, ")", 1);
 		return;
 	}
-	out_s(o, "?");
+	sb_str(o, "?");
 }
 
 static const char *var_name(const LProgram *p, int v) { return v >= 0 && v < p->n_vars ? p->vars[v].name : NULL; }
 
-static void out_list(Out *o, const LProgram *p, const LStmtList *l, int depth);
+static void out_list(StrBuf *o, const LProgram *p, const LStmtList *l, int depth);
 
-static void out_stmt(Out *o, const LProgram *p, const LStmt *s, int depth)
+static void out_stmt(StrBuf *o, const LProgram *p, const LStmt *s, int depth)
 {
 	if (has_comment_text(s->label)) {
 		indent(o, depth);
-		out_s(o, "# ");
+		sb_str(o, "# ");
 		out_comment_text(o, s->label);
-		out_raw(o, "\n", 1);
+		sb_mem(o, "\n", 1);
 	}
 	indent(o, depth);
 	switch (s->kind) {
 	case LS_FOR:
-		out_s(o, "for ");
+		sb_str(o, "for ");
 		out_name(o, var_name(p, s->var), 1);
-		out_s(o, " in ");
+		sb_str(o, " in ");
 		out_expr(o, p, s->lo);
-		out_s(o, "..");
+		sb_str(o, "..");
 		out_expr(o, p, s->hi);
 		if (s->step != 1)
-			out_f(o, " step %" PRId64, s->step);
-		out_s(o, " {\n");
+			sb_fmt(o, " step %" PRId64, s->step);
+		sb_str(o, " {\n");
 		out_list(o, p, &s->body, depth + 1);
 		indent(o, depth);
-		out_s(o, "}\n");
+		sb_str(o, "}\n");
 		return;
 	case LS_LET:
-		out_s(o, "let ");
+		sb_str(o, "let ");
 		out_name(o, var_name(p, s->var), 1);
-		out_s(o, ": ");
+		sb_str(o, ": ");
 		out_type(o, s->var >= 0 && s->var < p->n_vars ? p->vars[s->var].type : LT_VOID);
-		out_s(o, " = ");
+		sb_str(o, " = ");
 		out_expr(o, p, s->val);
-		out_raw(o, "\n", 1);
+		sb_mem(o, "\n", 1);
 		return;
 	case LS_SET:
-		out_s(o, "set ");
+		sb_str(o, "set ");
 		out_name(o, var_name(p, s->var), 1);
-		out_s(o, " = ");
+		sb_str(o, " = ");
 		out_expr(o, p, s->val);
-		out_raw(o, "\n", 1);
+		sb_mem(o, "\n", 1);
 		return;
 	case LS_STORE:
-		out_s(o, "store ");
+		sb_str(o, "store ");
 		out_name(o, s->buf >= 0 && s->buf < p->n_bufs ? p->bufs[s->buf].name : NULL, 0);
-		out_raw(o, "[", 1);
+		sb_mem(o, "[", 1);
 		out_expr(o, p, s->idx);
-		out_s(o, "] = ");
+		sb_str(o, "] = ");
 		out_expr(o, p, s->val);
-		out_raw(o, "\n", 1);
+		sb_mem(o, "\n", 1);
 		return;
 	case LS_IF:
-		out_s(o, "if ");
+		sb_str(o, "if ");
 		out_expr(o, p, s->cond);
-		out_s(o, " {\n");
+		sb_str(o, " {\n");
 		out_list(o, p, &s->body, depth + 1);
 		indent(o, depth);
 		if (s->els.n > 0) {
-			out_s(o, "} else {\n");
+			sb_str(o, "} else {\n");
 			out_list(o, p, &s->els, depth + 1);
 			indent(o, depth);
 		}
-		out_s(o, "}\n");
+		sb_str(o, "}\n");
 		return;
 	}
-	out_s(o, "?\n");
+	sb_str(o, "?\n");
 }
 
-static void out_list(Out *o, const LProgram *p, const LStmtList *l, int depth)
+static void out_list(StrBuf *o, const LProgram *p, const LStmtList *l, int depth)
 {
 	for (int i = 0; i < l->n; i++)
 		if (l->v[i])
@@ -332,29 +286,29 @@ static const char *const kind_names[] = {"const", "arena", "input", "output"};
 
 char *loop_print(const LProgram *p)
 {
-	Out o = {0};
-	out_s(&o, "program ");
+	StrBuf o = {0};
+	sb_str(&o, "program ");
 	out_name(&o, p->name, 0);
-	out_raw(&o, "\n", 1);
+	sb_mem(&o, "\n", 1);
 	if (p->arena_bytes > 0)
-		out_f(&o, "arena %" PRId64 "\n", p->arena_bytes);
+		sb_fmt(&o, "arena %" PRId64 "\n", p->arena_bytes);
 	for (int i = 0; i < p->n_bufs; i++) {
 		const LBuf *b = &p->bufs[i];
-		out_s(&o, "buffer ");
+		sb_str(&o, "buffer ");
 		out_name(&o, b->name, 0);
-		out_s(&o, ": ");
-		out_s(&o, (unsigned)b->kind < 4 ? kind_names[b->kind] : "?");
-		out_raw(&o, " ", 1);
+		sb_str(&o, ": ");
+		sb_str(&o, (unsigned)b->kind < 4 ? kind_names[b->kind] : "?");
+		sb_mem(&o, " ", 1);
 		out_type(&o, b->type);
-		out_f(&o, "[%" PRId64 "]", b->numel);
+		sb_fmt(&o, "[%" PRId64 "]", b->numel);
 		if (b->offset >= 0)
-			out_f(&o, " @ %" PRId64, b->offset);
-		out_f(&o, " align %d", b->align);
+			sb_fmt(&o, " @ %" PRId64, b->offset);
+		sb_fmt(&o, " align %d", b->align);
 		if (has_comment_text(b->origin)) {
-			out_s(&o, "  # ");
+			sb_str(&o, "  # ");
 			out_comment_text(&o, b->origin);
 		}
-		out_raw(&o, "\n", 1);
+		sb_mem(&o, "\n", 1);
 	}
 	out_list(&o, p, &p->body, 0);
 	if (o.oom) {

@@ -66,20 +66,20 @@ static void scan_list(CCtx *c, const LStmtList *l)
 /* ---- comments ---------------------------------------------------------------- */
 
 /* text inside a comment: no comment end, no trigraph, no control characters */
-static void comment_text(COut *o, const char *s)
+static void comment_text(StrBuf *o, const char *s)
 {
 	for (; s && *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 		if (ch < 32 || ch == 127)
-			co_str(o, " ");
+			sb_str(o, " ");
 		else if (ch == '*' && s[1] == '/')
-			co_str(o, "* ");
+			sb_str(o, "* ");
 		else if (ch == '?' && s[1] == '?')
-			co_str(o, "? ");
+			sb_str(o, "? ");
 		else if (ch == '/' && s[1] == '*')
-			co_str(o, "/ ");
+			sb_str(o, "/ ");
 		else
-			co_mem(o, s, 1);
+			sb_mem(o, s, 1);
 	}
 }
 
@@ -103,9 +103,9 @@ static int stable(const CCtx *c, const LExpr *e)
 	return stable(c, e->a) && stable(c, e->b) && stable(c, e->c);
 }
 
-static void stmts(CCtx *c, COut *o, const LStmtList *l, int depth);
+static void stmts(CCtx *c, StrBuf *o, const LStmtList *l, int depth);
 
-static void for_stmt(CCtx *c, COut *o, const LStmt *s, int depth)
+static void for_stmt(CCtx *c, StrBuf *o, const LStmt *s, int depth)
 {
 	const char *v = c->vname[s->var];
 	const char *end = NULL;
@@ -120,51 +120,51 @@ static void for_stmt(CCtx *c, COut *o, const LStmt *s, int depth)
 			return;
 		}
 		co_indent(o, depth);
-		co_str(o, "{\n");
+		sb_str(o, "{\n");
 		depth++;
 		co_indent(o, depth);
-		co_fmt(o, "const int32_t %s = ", end);
+		sb_fmt(o, "const int32_t %s = ", end);
 		cc_expr(c, o, s->hi, 1, 0);
-		co_str(o, ";\n");
+		sb_str(o, ";\n");
 	}
 	co_indent(o, depth);
-	co_fmt(o, "for (int32_t %s = ", v);
+	sb_fmt(o, "for (int32_t %s = ", v);
 	cc_expr(c, o, s->lo, 1, 0);
-	co_fmt(o, "; %s < ", v);
+	sb_fmt(o, "; %s < ", v);
 	if (end)
-		co_str(o, end);
+		sb_str(o, end);
 	else
 		cc_expr(c, o, s->hi, 1, 11 /* above relational */);
 	/* the increment cannot overflow when v < hi <= INT32_MAX - step */
 	int safe = s->step == 1 || (s->hi->kind == LE_CONST && s->hi->ival <= INT32_MAX - s->step);
 	if (s->step == 1)
-		co_fmt(o, "; %s++) {\n", v);
+		sb_fmt(o, "; %s++) {\n", v);
 	else
-		co_fmt(o, "; %s += %" PRId64 ") {\n", v, s->step);
+		sb_fmt(o, "; %s += %" PRId64 ") {\n", v, s->step);
 	stmts(c, o, &s->body, depth + 1);
 	if (!safe) {
 		co_indent(o, depth + 1);
-		co_fmt(o, "if (%s > %" PRId64 ")\n", v, (int64_t)INT32_MAX - s->step);
+		sb_fmt(o, "if (%s > %" PRId64 ")\n", v, (int64_t)INT32_MAX - s->step);
 		co_indent(o, depth + 2);
-		co_fmt(o, "break; /* %s + %" PRId64 " would pass INT32_MAX: the loop ends */\n", v, s->step);
+		sb_fmt(o, "break; /* %s + %" PRId64 " would pass INT32_MAX: the loop ends */\n", v, s->step);
 	}
 	co_indent(o, depth);
-	co_str(o, "}\n");
+	sb_str(o, "}\n");
 	if (end) {
 		depth--;
 		co_indent(o, depth);
-		co_str(o, "}\n");
+		sb_str(o, "}\n");
 	}
 	free(end_alloc);
 }
 
-static void stmt(CCtx *c, COut *o, const LStmt *s, int depth)
+static void stmt(CCtx *c, StrBuf *o, const LStmt *s, int depth)
 {
 	if (s->label) {
 		co_indent(o, depth);
-		co_str(o, "/* ");
+		sb_str(o, "/* ");
 		comment_text(o, s->label);
-		co_str(o, " */\n");
+		sb_str(o, " */\n");
 	}
 	switch (s->kind) {
 	case LS_FOR: for_stmt(c, o, s, depth); return;
@@ -172,43 +172,43 @@ static void stmt(CCtx *c, COut *o, const LStmt *s, int depth)
 	case LS_SET:
 		co_indent(o, depth);
 		if (s->kind == LS_LET)
-			co_fmt(o, "%s ", cc_ctype(c->p->vars[s->var].type));
-		co_fmt(o, "%s = ", c->vname[s->var]);
+			sb_fmt(o, "%s ", cc_ctype(c->p->vars[s->var].type));
+		sb_fmt(o, "%s = ", c->vname[s->var]);
 		cc_expr(c, o, s->val, 0, 0);
-		co_str(o, ";\n");
+		sb_str(o, ";\n");
 		if (s->kind == LS_LET && !c->vread[s->var]) {
 			co_indent(o, depth);
-			co_fmt(o, "(void)%s;\n", c->vname[s->var]);
+			sb_fmt(o, "(void)%s;\n", c->vname[s->var]);
 		}
 		return;
 	case LS_STORE:
 		co_indent(o, depth);
-		co_fmt(o, "%s[", c->bname[s->buf]);
+		sb_fmt(o, "%s[", c->bname[s->buf]);
 		cc_expr(c, o, s->idx, 1, 0);
-		co_str(o, "] = ");
+		sb_str(o, "] = ");
 		cc_expr(c, o, s->val, 0, 0);
-		co_str(o, ";\n");
+		sb_str(o, ";\n");
 		return;
 	case LS_IF:
 		co_indent(o, depth);
-		co_str(o, "if (");
+		sb_str(o, "if (");
 		cc_expr(c, o, s->cond, 0, 0);
-		co_str(o, ") {\n");
+		sb_str(o, ") {\n");
 		stmts(c, o, &s->body, depth + 1);
 		co_indent(o, depth);
 		if (s->els.n) {
-			co_str(o, "} else {\n");
+			sb_str(o, "} else {\n");
 			stmts(c, o, &s->els, depth + 1);
 			co_indent(o, depth);
 		}
-		co_str(o, "}\n");
+		sb_str(o, "}\n");
 		return;
 	}
 	diag_add(c->d, "C backend: unknown statement kind %d", s->kind);
 	c->error = 1;
 }
 
-static void stmts(CCtx *c, COut *o, const LStmtList *l, int depth)
+static void stmts(CCtx *c, StrBuf *o, const LStmtList *l, int depth)
 {
 	for (int i = 0; i < l->n && !c->error; i++)
 		stmt(c, o, l->v[i], depth);
@@ -218,25 +218,25 @@ static void stmts(CCtx *c, COut *o, const LStmtList *l, int depth)
 
 static int64_t elem_bytes(LType t) { return ltype_bits(t) < 8 ? 1 : ltype_bits(t) / 8; }
 
-static void const_array(CCtx *c, COut *o, int i)
+static void const_array(CCtx *c, StrBuf *o, int i)
 {
 	const LBuf *b = &c->p->bufs[i];
 	int fl = ltype_is_float(b->type);
 	const char *et = b->type == LT_F32 ? "uint32_t" : b->type == LT_F64 ? "uint64_t" : cc_ctype(b->type);
-	co_str(o, "/* ");
+	sb_str(o, "/* ");
 	comment_text(o, b->name);
-	co_fmt(o, ": %s[%" PRId64 "]", ltype_name(b->type), b->numel);
+	sb_fmt(o, ": %s[%" PRId64 "]", ltype_name(b->type), b->numel);
 	if (b->origin) {
-		co_str(o, ", ");
+		sb_str(o, ", ");
 		comment_text(o, b->origin);
 	}
 	if (fl)
-		co_str(o, "; IEEE-754 bit patterns");
-	co_str(o, " */\n");
-	co_fmt(o, "static const %s %s[%" PRId64 "] NNL_ALIGNED(%d) = {", et, c->bname[i], b->numel,
+		sb_str(o, "; IEEE-754 bit patterns");
+	sb_str(o, " */\n");
+	sb_fmt(o, "static const %s %s[%" PRId64 "] NNL_ALIGNED(%d) = {", et, c->bname[i], b->numel,
 	       b->align > 0 ? b->align : 1);
 	if (!b->data) {
-		co_str(o, "0}; /* unbound: zeros */\n\n");
+		sb_str(o, "0}; /* unbound: zeros */\n\n");
 		return;
 	}
 	static const char hex[] = "0123456789abcdef";
@@ -244,7 +244,7 @@ static void const_array(CCtx *c, COut *o, int i)
 	int per = fl ? 8 : 16;
 	char tmp[48];
 	for (int64_t k = 0; k < b->numel && !o->oom; k++) {
-		co_str(o, k % per ? " " : "\n\t");
+		sb_str(o, k % per ? " " : "\n\t");
 		size_t n = 0;
 		if (b->type == LT_F32 || b->type == LT_F64) {
 			int nb = b->type == LT_F32 ? 4 : 8;
@@ -261,7 +261,7 @@ static void const_array(CCtx *c, COut *o, int i)
 				tmp[n++] = 'l';
 			}
 			tmp[n++] = ',';
-			co_mem(o, tmp, n);
+			sb_mem(o, tmp, n);
 			continue;
 		}
 		int64_t v = 0;
@@ -276,15 +276,15 @@ static void const_array(CCtx *c, COut *o, int i)
 		default: break;
 		}
 		if (b->type == LT_I64 && v == INT64_MIN)
-			co_str(o, "INT64_MIN,");
+			sb_str(o, "INT64_MIN,");
 		else if (b->type == LT_I32 && v == INT32_MIN)
-			co_str(o, "INT32_MIN,");
+			sb_str(o, "INT32_MIN,");
 		else if (b->type == LT_I64)
-			co_fmt(o, "INT64_C(%" PRId64 "),", v);
+			sb_fmt(o, "INT64_C(%" PRId64 "),", v);
 		else
-			co_fmt(o, "%" PRId64 ",", v);
+			sb_fmt(o, "%" PRId64 ",", v);
 	}
-	co_str(o, "\n};\n\n");
+	sb_str(o, "\n};\n\n");
 }
 
 /* ---- the file ------------------------------------------------------------------- */
@@ -301,7 +301,7 @@ static int find_io(const LProgram *p, LBufKind k)
 	return found;
 }
 
-static void file_comment(CCtx *c, COut *o, int in, int out)
+static void file_comment(CCtx *c, StrBuf *o, int in, int out)
 {
 	const LProgram *p = c->p;
 	const char *pre = c->o->prefix;
@@ -309,17 +309,17 @@ static void file_comment(CCtx *c, COut *o, int in, int out)
 	for (int i = 0; i < p->n_bufs; i++)
 		if (p->bufs[i].kind == LB_CONST)
 			weights += p->bufs[i].numel * elem_bytes(p->bufs[i].type);
-	co_str(o, "/* ");
+	sb_str(o, "/* ");
 	if (c->o->filename)
 		comment_text(o, c->o->filename);
 	else
-		co_fmt(o, "%s.c", pre);
-	co_str(o, " — generated by ");
+		sb_fmt(o, "%s.c", pre);
+	sb_str(o, " — generated by ");
 	comment_text(o, c->o->producer ? c->o->producer : "nnllc");
-	co_str(o, " from model '");
+	sb_str(o, " from model '");
 	comment_text(o, p->name);
-	co_str(o, "'; do not edit.\n *\n");
-	co_fmt(o,
+	sb_str(o, "'; do not edit.\n *\n");
+	sb_fmt(o,
 	       " * Portable C99, target-independent: the loop IR nnllc compiles to native code,\n"
 	       " * with the same semantics (docs/codegen-c.md), so outputs equal the native\n"
 	       " * object's bit for bit. Any C99 compiler on a target with IEEE-754 float and\n"
@@ -336,9 +336,9 @@ static void file_comment(CCtx *c, COut *o, int in, int out)
 	       cg_arena_align(p), weights);
 }
 
-static void prelude(CCtx *c, COut *o)
+static void prelude(CCtx *c, StrBuf *o)
 {
-	co_str(o, "#include <math.h>\n"
+	sb_str(o, "#include <math.h>\n"
 	          "#include <stdint.h>\n\n"
 	          "/* Each float operation rounds on its own, as in nnllc's native code: no\n"
 	          " * contraction of a * b + c into a fused multiply-add. */\n"
@@ -358,31 +358,31 @@ static void prelude(CCtx *c, COut *o)
 	for (int t = 1; t < LT_COUNT; t++)
 		if (c->alias[t]) {
 			if (!any)
-				co_str(o, "/* Element types of arena buffers: planned buffers of different types share\n"
+				sb_str(o, "/* Element types of arena buffers: planned buffers of different types share\n"
 				          " * bytes, so their accesses must not be assumed apart (strict aliasing). */\n");
 			any = 1;
-			co_fmt(o, "typedef %s nnl_arena_%s NNL_MAY_ALIAS;\n", cc_ctype((LType)t), ltype_name((LType)t));
+			sb_fmt(o, "typedef %s nnl_arena_%s NNL_MAY_ALIAS;\n", cc_ctype((LType)t), ltype_name((LType)t));
 		}
 	if (any)
-		co_str(o, "\n");
+		sb_str(o, "\n");
 }
 
 /* The function: prototype, checks, buffer pointers, statements. */
-static void function(CCtx *c, COut *o, int in, int out)
+static void function(CCtx *c, StrBuf *o, int in, int out)
 {
 	const LProgram *p = c->p;
 	const char *pre = c->o->prefix;
 	const char *it = cc_ctype(p->bufs[in].type), *ot = cc_ctype(p->bufs[out].type);
-	co_fmt(o, "int %s_run(const %s *input, %s *output, void *arena);\n\n", pre, it, ot);
-	co_fmt(o, "int %s_run(const %s *restrict input, %s *restrict output, void *restrict arena)\n{\n", pre, it, ot);
+	sb_fmt(o, "int %s_run(const %s *input, %s *output, void *arena);\n\n", pre, it, ot);
+	sb_fmt(o, "int %s_run(const %s *restrict input, %s *restrict output, void *restrict arena)\n{\n", pre, it, ot);
 	if (p->arena_bytes > 0) {
-		co_fmt(o, "\tif (!input || !output || !arena)\n\t\treturn %d; /* NNL_ERR_NULL */\n", NNL_ERR_NULL);
+		sb_fmt(o, "\tif (!input || !output || !arena)\n\t\treturn %d; /* NNL_ERR_NULL */\n", NNL_ERR_NULL);
 		int align = cg_arena_align(p);
 		if (align > 1)
-			co_fmt(o, "\tif ((uintptr_t)arena %% %du != 0)\n\t\treturn %d; /* NNL_ERR_ALIGN */\n", align,
+			sb_fmt(o, "\tif ((uintptr_t)arena %% %du != 0)\n\t\treturn %d; /* NNL_ERR_ALIGN */\n", align,
 			       NNL_ERR_ALIGN);
 	} else {
-		co_fmt(o, "\tif (!input || !output)\n\t\treturn %d; /* NNL_ERR_NULL */\n", NNL_ERR_NULL);
+		sb_fmt(o, "\tif (!input || !output)\n\t\treturn %d; /* NNL_ERR_NULL */\n", NNL_ERR_NULL);
 	}
 	int arena_used = 0;
 	for (int i = 0; i < p->n_bufs; i++) {
@@ -390,15 +390,15 @@ static void function(CCtx *c, COut *o, int in, int out)
 		if (b->kind != LB_ARENA || !c->bused[i])
 			continue;
 		if (!arena_used)
-			co_str(o, "\n\t/* activations, at their planned offsets in the arena */\n");
+			sb_str(o, "\n\t/* activations, at their planned offsets in the arena */\n");
 		arena_used = 1;
-		co_fmt(o, "\tnnl_arena_%s *const %s = (nnl_arena_%s *)(void *)((unsigned char *)arena + %" PRId64
+		sb_fmt(o, "\tnnl_arena_%s *const %s = (nnl_arena_%s *)(void *)((unsigned char *)arena + %" PRId64
 		          "); /* %s[%" PRId64 "] */\n",
 		       ltype_name(b->type), c->bname[i], ltype_name(b->type), b->offset, ltype_name(b->type), b->numel);
 	}
 	if (!arena_used)
-		co_str(o, "\t(void)arena;\n");
-	co_str(o, "\n");
+		sb_str(o, "\t(void)arena;\n");
+	sb_str(o, "\n");
 }
 
 char *cg_c_text(const LProgram *p, const CgCOptions *o, size_t *len, Diag *d)
@@ -428,7 +428,7 @@ char *cg_c_text(const LProgram *p, const CgCOptions *o, size_t *len, Diag *d)
 			return NULL;
 		}
 	CCtx c = {.p = p, .o = o, .d = d};
-	COut body = {0}, file = {0};
+	StrBuf body = {0}, file = {0};
 	char *result = NULL;
 	c.bname = nnl_calloc((size_t)p->n_bufs + 1, sizeof *c.bname);
 	c.vname = nnl_calloc((size_t)p->n_vars + 1, sizeof *c.vname);
@@ -445,21 +445,21 @@ char *cg_c_text(const LProgram *p, const CgCOptions *o, size_t *len, Diag *d)
 	stmts(&c, &body, &p->body, 1);
 	if (c.error)
 		goto fail;
-	co_fmt(&body, "\treturn %d; /* NNL_OK */\n}\n", NNL_OK);
+	sb_fmt(&body, "\treturn %d; /* NNL_OK */\n}\n", NNL_OK);
 
 	file_comment(&c, &file, in, out);
-	co_str(&file, "\n");
+	sb_str(&file, "\n");
 	prelude(&c, &file);
 	for (int i = 0; i < p->n_bufs; i++)
 		if (p->bufs[i].kind == LB_CONST && c.bused[i] && ltype_is_float(p->bufs[i].type))
 			cc_bits_helper(&c, p->bufs[i].type);
 	if (c.help.n)
-		co_mem(&file, c.help.s, c.help.n);
+		sb_mem(&file, c.help.s, c.help.n);
 	for (int i = 0; i < p->n_bufs; i++)
 		if (p->bufs[i].kind == LB_CONST && c.bused[i])
 			const_array(&c, &file, i);
 	function(&c, &file, in, out);
-	co_mem(&file, body.s ? body.s : "", body.n);
+	sb_mem(&file, body.s ? body.s : "", body.n);
 	if (c.error)
 		goto fail;
 	if (file.oom || body.oom || c.help.oom || c.names.oom || c.helpers.oom)

@@ -120,7 +120,7 @@ static const char *min_macro(LType t)
 	}
 }
 
-static void int_lit(COut *o, LType t, int64_t v)
+static void int_lit(StrBuf *o, LType t, int64_t v)
 {
 	const char *m = NULL;
 	if (t == LT_I64 && v == INT64_MIN)
@@ -128,11 +128,11 @@ static void int_lit(COut *o, LType t, int64_t v)
 	else if (t == LT_I32 && v == INT32_MIN)
 		m = "INT32_MIN";
 	if (m)
-		co_str(o, m);
+		sb_str(o, m);
 	else if (t == LT_I64)
-		co_fmt(o, "INT64_C(%lld)", (long long)v);
+		sb_fmt(o, "INT64_C(%lld)", (long long)v);
 	else
-		co_fmt(o, "%lld", (long long)v);
+		sb_fmt(o, "%lld", (long long)v);
 }
 
 /* "name" is new: the caller writes its definition (0 if already there, -1 oom). */
@@ -152,7 +152,7 @@ const char *cc_bits_helper(CCtx *c, LType t)
 	const char *n = t == LT_F64 ? "nnl_f64" : "nnl_f32";
 	if (fresh_helper(c, n) == 1) {
 		const char *ft = cc_ctype(t), *ut = utype(t);
-		co_fmt(&c->help,
+		sb_fmt(&c->help,
 		       "/* The %s whose IEEE-754 bits are u (weights are kept as bit patterns: exact). */\n"
 		       "static inline %s %s(%s u)\n{\n\tunion {\n\t\t%s u;\n\t\t%s f;\n\t} x;\n\tx.u = u;\n\treturn x.f;\n}\n\n",
 		       ft, ft, n, ut, ut, ft);
@@ -168,13 +168,13 @@ static const char *of_helper(CCtx *c, LType t)
 	if (fresh_helper(c, n) == 1) {
 		const char *st = cc_ctype(t), *ut = utype(t);
 		int bits = ltype_bits(t);
-		co_fmt(&c->help, "/* The %s with the bits of u (two's complement, no implementation-defined conversion). */\n",
+		sb_fmt(&c->help, "/* The %s with the bits of u (two's complement, no implementation-defined conversion). */\n",
 		       st);
 		if (bits < 32)
-			co_fmt(&c->help, "static inline %s %s(%s u)\n{\n\treturn u <= %s ? (%s)u : (%s)((int32_t)u - %ld);\n}\n\n",
+			sb_fmt(&c->help, "static inline %s %s(%s u)\n{\n\treturn u <= %s ? (%s)u : (%s)((int32_t)u - %ld);\n}\n\n",
 			       st, n, ut, max_macro(t), st, st, 1L << bits);
 		else
-			co_fmt(&c->help,
+			sb_fmt(&c->help,
 			       "static inline %s %s(%s u)\n{\n\treturn u <= (%s)%s ? (%s)u : (%s)(u - (%s)%s - 1u) - %s - 1;\n}\n\n", st,
 			       n, ut, ut, max_macro(t), st, st, ut, max_macro(t), max_macro(t));
 	}
@@ -192,7 +192,7 @@ static const char *pair_helper(CCtx *c, const char *what)
 	char ofc[32];
 	snprintf(ofc, sizeof ofc, "%s", of);
 	if (fresh_helper(c, "nnl_pairs") == 1)
-		co_fmt(&c->help,
+		sb_fmt(&c->help,
 		       "/* Two signed 16-bit halves in an int32 (ARM SMLAD/SMUAD/SXTB16 semantics,\n"
 		       " * wrapping to 32 bits); the DSP instructions where the target has them. */\n"
 		       "#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32\n"
@@ -228,12 +228,12 @@ static const char *pair_helper(CCtx *c, const char *what)
 }
 
 /* "(W)(U)a" / "(W)a" */
-static void widen(COut *o, LType t, const char *v)
+static void widen(StrBuf *o, LType t, const char *v)
 {
 	if (ltype_bits(t) < 32)
-		co_fmt(o, "(%s)(%s)%s", wtype(t), utype(t), v);
+		sb_fmt(o, "(%s)(%s)%s", wtype(t), utype(t), v);
 	else
-		co_fmt(o, "(%s)%s", wtype(t), v);
+		sb_fmt(o, "(%s)%s", wtype(t), v);
 }
 
 /* nnl_add_i32 etc.: wrap-around +, -, * (and neg) in unsigned arithmetic. */
@@ -247,24 +247,24 @@ static const char *arith_helper(CCtx *c, const char *op, LType t)
 	const char *ct = cc_ctype(t), *ut = utype(t);
 	int neg = !strcmp(op, "neg");
 	const char *sym = !strcmp(op, "add") ? "+" : !strcmp(op, "sub") ? "-" : "*";
-	COut e = {0};
+	StrBuf e = {0};
 	if (neg) {
-		co_fmt(&e, "(%s)0 - ", wtype(t));
+		sb_fmt(&e, "(%s)0 - ", wtype(t));
 		widen(&e, t, "a");
 	} else {
 		widen(&e, t, "a");
-		co_fmt(&e, " %s ", sym);
+		sb_fmt(&e, " %s ", sym);
 		widen(&e, t, "b");
 	}
 	if (neg)
-		co_fmt(&c->help, "/* -a, wrapping around (two's complement). */\nstatic inline %s %s(%s a)\n{\n", ct, n, ct);
+		sb_fmt(&c->help, "/* -a, wrapping around (two's complement). */\nstatic inline %s %s(%s a)\n{\n", ct, n, ct);
 	else
-		co_fmt(&c->help, "/* a %s b, wrapping around (two's complement). */\nstatic inline %s %s(%s a, %s b)\n{\n", sym,
+		sb_fmt(&c->help, "/* a %s b, wrapping around (two's complement). */\nstatic inline %s %s(%s a, %s b)\n{\n", sym,
 		       ct, n, ct, ct);
 	if (of)
-		co_fmt(&c->help, "\treturn %s((%s)(%s));\n}\n\n", of, ut, e.s ? e.s : "");
+		sb_fmt(&c->help, "\treturn %s((%s)(%s));\n}\n\n", of, ut, e.s ? e.s : "");
 	else
-		co_fmt(&c->help, "\treturn (%s)(%s);\n}\n\n", ut, e.s ? e.s : "");
+		sb_fmt(&c->help, "\treturn (%s)(%s);\n}\n\n", ut, e.s ? e.s : "");
 	if (e.oom)
 		c->error = 1;
 	free(e.s);
@@ -278,16 +278,16 @@ static const char *divrem_helper(CCtx *c, int div, LType t)
 	if (fresh_helper(c, n) != 1)
 		return n;
 	const char *ct = cc_ctype(t);
-	co_fmt(&c->help,
+	sb_fmt(&c->help,
 	       "/* a %s b truncating toward zero; b == 0%s divides by 1 instead (no trap, no\n"
 	       " * undefined behaviour, as nnllc's native code). */\n"
 	       "static inline %s %s(%s a, %s b)\n{\n",
 	       div ? "/" : "%", is_signed_int(t) ? " and INT_MIN / -1" : "", ct, n, ct, ct);
 	if (is_signed_int(t))
-		co_fmt(&c->help, "\tif (b == 0 || (a == %s && b == -1))\n\t\tb = 1;\n", min_macro(t));
+		sb_fmt(&c->help, "\tif (b == 0 || (a == %s && b == -1))\n\t\tb = 1;\n", min_macro(t));
 	else
-		co_fmt(&c->help, "\tif (b == 0)\n\t\tb = 1;\n");
-	co_fmt(&c->help, "\treturn (%s)(a %s b);\n}\n\n", ct, div ? "/" : "%");
+		sb_fmt(&c->help, "\tif (b == 0)\n\t\tb = 1;\n");
+	sb_fmt(&c->help, "\treturn (%s)(a %s b);\n}\n\n", ct, div ? "/" : "%");
 	return n;
 }
 
@@ -300,25 +300,25 @@ static const char *shift_helper(CCtx *c, int left, LType t)
 		return n;
 	const char *ct = cc_ctype(t), *ut = utype(t), *wt = wtype(t);
 	int bits = ltype_bits(t);
-	co_fmt(&c->help,
+	sb_fmt(&c->help,
 	       "/* a %s b with b taken modulo %d%s. */\n"
 	       "static inline %s %s(%s a, %s b)\n{\n\tunsigned s = (unsigned)((%s)b & %du);\n",
 	       left ? "<<" : ">>", bits, left ? "" : is_signed_int(t) ? ", arithmetic" : ", logical", ct, n, ct, ct, wt,
 	       bits - 1);
 	if (left) {
-		COut e = {0};
+		StrBuf e = {0};
 		widen(&e, t, "a");
 		if (of)
-			co_fmt(&c->help, "\treturn %s((%s)(%s << s));\n}\n\n", of, ut, e.s ? e.s : "");
+			sb_fmt(&c->help, "\treturn %s((%s)(%s << s));\n}\n\n", of, ut, e.s ? e.s : "");
 		else
-			co_fmt(&c->help, "\treturn (%s)(%s << s);\n}\n\n", ut, e.s ? e.s : "");
+			sb_fmt(&c->help, "\treturn (%s)(%s << s);\n}\n\n", ut, e.s ? e.s : "");
 		if (e.oom)
 			c->error = 1;
 		free(e.s);
 	} else if (is_signed_int(t)) {
-		co_fmt(&c->help, "\treturn (%s)(a < 0 ? ~(~a >> s) : a >> s);\n}\n\n", ct);
+		sb_fmt(&c->help, "\treturn (%s)(a < 0 ? ~(~a >> s) : a >> s);\n}\n\n", ct);
 	} else {
-		co_fmt(&c->help, "\treturn (%s)(a >> s);\n}\n\n", ct);
+		sb_fmt(&c->help, "\treturn (%s)(a >> s);\n}\n\n", ct);
 	}
 	return n;
 }
@@ -331,7 +331,7 @@ static const char *abs_helper(CCtx *c, LType t)
 	snprintf(negc, sizeof negc, "%s", neg);
 	snprintf(n, sizeof n, "nnl_abs_%s", ltype_name(t));
 	if (fresh_helper(c, n) == 1)
-		co_fmt(&c->help,
+		sb_fmt(&c->help,
 		       "/* |a|, wrapping: abs(%s) is %s. */\nstatic inline %s %s(%s a)\n{\n\treturn a < 0 ? %s(a) : a;\n}\n\n",
 		       min_macro(t), min_macro(t), cc_ctype(t), n, cc_ctype(t), negc);
 	return n;
@@ -345,7 +345,7 @@ static const char *minmax_helper(CCtx *c, int max, LType t)
 		return n;
 	const char *ct = cc_ctype(t);
 	if (ltype_is_float(t))
-		co_fmt(&c->help,
+		sb_fmt(&c->help,
 		       "/* IEEE 754-2019 %s (llvm.%s): NaN if either operand is NaN, -0 < +0. */\n"
 		       "static inline %s %s(%s a, %s b)\n{\n"
 		       "\tif (a != a || b != b)\n\t\treturn a + b;\n"
@@ -354,7 +354,7 @@ static const char *minmax_helper(CCtx *c, int max, LType t)
 		       max ? "maximum" : "minimum", max ? "maximum" : "minimum", ct, n, ct, ct, max ? "b" : "a",
 		       max ? "a" : "b", max ? ">" : "<");
 	else
-		co_fmt(&c->help, "static inline %s %s(%s a, %s b)\n{\n\treturn a %s b ? a : b;\n}\n\n", ct, n, ct, ct,
+		sb_fmt(&c->help, "static inline %s %s(%s a, %s b)\n{\n\treturn a %s b ? a : b;\n}\n\n", ct, n, ct, ct,
 		       max ? ">" : "<");
 	return n;
 }
@@ -364,7 +364,7 @@ static const char *roundeven_helper(CCtx *c, LType t)
 	int f = t == LT_F32;
 	const char *n = f ? "nnl_roundeven_f32" : "nnl_roundeven_f64";
 	if (fresh_helper(c, n) == 1)
-		co_fmt(&c->help,
+		sb_fmt(&c->help,
 		       "/* Round half to even (torch.round, llvm.roundeven) without libm: for |x| < 2^%d,\n"
 		       " * (x + 2^%d) - 2^%d rounds in the default rounding mode, which is to\n"
 		       " * nearest, ties to even; copysign keeps the sign of -0.4 -> -0. Larger\n"
@@ -393,7 +393,7 @@ static const char *f2i_helper(CCtx *c, LType from, LType to, int sat)
 		f2i_helper(c, from, to, 0);
 		snprintf(n, sizeof n, "%s_sat", base);
 		if (fresh_helper(c, n) == 1)
-			co_fmt(&c->help,
+			sb_fmt(&c->help,
 			       "/* Round half to even, then clamp to the range of %s; NaN -> 0. */\n"
 			       "static inline %s %s(%s x)\n{\n\treturn %s(%s(x));\n}\n\n",
 			       cc_ctype(to), cc_ctype(to), n, cc_ctype(from), base, rec);
@@ -413,7 +413,7 @@ static const char *f2i_helper(CCtx *c, LType from, LType to, int sat)
 		snprintf(lo, sizeof lo, "0%s", f ? ".0f" : ".0");
 		snprintf(hi1, sizeof hi1, "0x1p+%d%s", bits, sfx);
 	}
-	co_fmt(&c->help,
+	sb_fmt(&c->help,
 	       "/* Truncate toward zero, clamped to the range of %s; NaN -> 0 (llvm.fpto%ci.sat). */\n"
 	       "static inline %s %s(%s x)\n{\n"
 	       "\tif (x != x)\n\t\treturn 0;\n"
@@ -439,13 +439,13 @@ static const char *sat_helper(CCtx *c, LType from, LType to)
 	snprintf(n, sizeof n, "nnl_sat_%s_to_%s", ltype_name(from), ltype_name(to));
 	if (fresh_helper(c, n) != 1)
 		return n;
-	co_fmt(&c->help, "/* x clamped to the range of %s. */\nstatic inline %s %s(%s x)\n{\n", to == LT_I1 ? "i1 (0..1)" : cc_ctype(to),
+	sb_fmt(&c->help, "/* x clamped to the range of %s. */\nstatic inline %s %s(%s x)\n{\n", to == LT_I1 ? "i1 (0..1)" : cc_ctype(to),
 	       cc_ctype(to), n, cc_ctype(from));
 	if (need_lo)
-		co_fmt(&c->help, "\tif (x < %s)\n\t\treturn %s;\n", min_macro(to), min_macro(to));
+		sb_fmt(&c->help, "\tif (x < %s)\n\t\treturn %s;\n", min_macro(to), min_macro(to));
 	if (need_hi)
-		co_fmt(&c->help, "\tif (x > %s)\n\t\treturn %s;\n", max_macro(to), max_macro(to));
-	co_fmt(&c->help, "\treturn (%s)x;\n}\n\n", cc_ctype(to));
+		sb_fmt(&c->help, "\tif (x > %s)\n\t\treturn %s;\n", max_macro(to), max_macro(to));
+	sb_fmt(&c->help, "\treturn (%s)x;\n}\n\n", cc_ctype(to));
 	return n;
 }
 
@@ -457,7 +457,7 @@ static const char *cmp_helper(CCtx *c, int k, LType t)
 	static char n[32];
 	snprintf(n, sizeof n, "nnl_%s_%s", cmp_name[k], ltype_name(t));
 	if (fresh_helper(c, n) == 1)
-		co_fmt(&c->help,
+		sb_fmt(&c->help,
 		       "/* a %s b as a function: compared with a constant at the end of the type's\n"
 		       " * range, the operator would draw -Wtype-limits. */\n"
 		       "static inline int %s(%s a, %s b)\n{\n\treturn a %s b;\n}\n\n",
@@ -467,22 +467,22 @@ static const char *cmp_helper(CCtx *c, int k, LType t)
 
 /* ---- constants -------------------------------------------------------------- */
 
-void cc_float_const(COut *o, LType t, double v)
+void cc_float_const(StrBuf *o, LType t, double v)
 {
 	int f = t == LT_F32;
 	if (f)
 		v = (double)(float)v;
 	if (v != v) {
-		co_str(o, f ? "NAN" : "(double)NAN");
+		sb_str(o, f ? "NAN" : "(double)NAN");
 		return;
 	}
 	if (isinf(v)) {
-		co_str(o, v > 0 ? (f ? "INFINITY" : "HUGE_VAL") : (f ? "-INFINITY" : "-HUGE_VAL"));
+		sb_str(o, v > 0 ? (f ? "INFINITY" : "HUGE_VAL") : (f ? "-INFINITY" : "-HUGE_VAL"));
 		return;
 	}
 	double lim = f ? 16777216.0 : 9007199254740992.0;
 	if (v == floor(v) && fabs(v) < lim) {
-		co_fmt(o, "%.1f%s", v, f ? "f" : "");
+		sb_fmt(o, "%.1f%s", v, f ? "f" : "");
 		return;
 	}
 	/* a short decimal that is exactly the value (0.5, -0.125): exact in any
@@ -494,10 +494,10 @@ void cc_float_const(COut *o, LType t, double v)
 	while (n > 0 && exact[n - 1] == '0')
 		exact[--n] = 0;
 	if (n <= 12 && strtod(exact, NULL) == v) {
-		co_fmt(o, "%s%s", exact, f ? "f" : "");
+		sb_fmt(o, "%s%s", exact, f ? "f" : "");
 		return;
 	}
-	co_fmt(o, "%a%s", v, f ? "f" : "");
+	sb_fmt(o, "%a%s", v, f ? "f" : "");
 }
 
 static int neg_const(const LExpr *e)
@@ -508,44 +508,44 @@ static int neg_const(const LExpr *e)
 
 /* ---- expressions ------------------------------------------------------------- */
 
-static void open_p(COut *o, int prec, int ctx)
+static void open_p(StrBuf *o, int prec, int ctx)
 {
 	if (prec < ctx)
-		co_str(o, "(");
+		sb_str(o, "(");
 }
 
-static void close_p(COut *o, int prec, int ctx)
+static void close_p(StrBuf *o, int prec, int ctx)
 {
 	if (prec < ctx)
-		co_str(o, ")");
+		sb_str(o, ")");
 }
 
-static void call1(CCtx *c, COut *o, const char *fn, const LExpr *a, int in_index)
+static void call1(CCtx *c, StrBuf *o, const char *fn, const LExpr *a, int in_index)
 {
-	co_str(o, fn);
-	co_str(o, "(");
+	sb_str(o, fn);
+	sb_str(o, "(");
 	cc_expr(c, o, a, in_index, 0);
-	co_str(o, ")");
+	sb_str(o, ")");
 }
 
-static void call2(CCtx *c, COut *o, const char *fn, const LExpr *a, const LExpr *b, int in_index)
+static void call2(CCtx *c, StrBuf *o, const char *fn, const LExpr *a, const LExpr *b, int in_index)
 {
 	char name[64];
 	snprintf(name, sizeof name, "%s", fn); /* fn may be a helper's static buffer */
-	co_str(o, name);
-	co_str(o, "(");
+	sb_str(o, name);
+	sb_str(o, "(");
 	cc_expr(c, o, a, in_index, 0);
-	co_str(o, ", ");
+	sb_str(o, ", ");
 	cc_expr(c, o, b, in_index, 0);
-	co_str(o, ")");
+	sb_str(o, ")");
 }
 
-static void infix(CCtx *c, COut *o, const char *sym, int prec, int lctx, int rctx, const LExpr *a, const LExpr *b,
+static void infix(CCtx *c, StrBuf *o, const char *sym, int prec, int lctx, int rctx, const LExpr *a, const LExpr *b,
                   int in_index, int ctx)
 {
 	open_p(o, prec, ctx);
 	cc_expr(c, o, a, in_index, lctx);
-	co_fmt(o, " %s ", sym);
+	sb_fmt(o, " %s ", sym);
 	cc_expr(c, o, b, in_index, rctx);
 	close_p(o, prec, ctx);
 }
@@ -560,7 +560,7 @@ static int at_bound(const LExpr *e)
 	return e->ival == lo || (e->ival >= 0 && (uint64_t)e->ival == hi);
 }
 
-static void bin(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
+static void bin(CCtx *c, StrBuf *o, const LExpr *e, int in_index, int ctx)
 {
 	LType t = e->a->type;
 	int fl = ltype_is_float(t);
@@ -570,14 +570,14 @@ static void bin(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 		if (t == LT_I32 && (b->kind == LE_BIN && b->op == LO_DOT2 ? 1 : a->kind == LE_BIN && a->op == LO_DOT2)) {
 			/* add(acc, dot2(x, y)): one smlad */
 			const LExpr *dp = b->kind == LE_BIN && b->op == LO_DOT2 ? b : a, *acc = dp == b ? a : b;
-			co_str(o, pair_helper(c, "smlad"));
-			co_str(o, "(");
+			sb_str(o, pair_helper(c, "smlad"));
+			sb_str(o, "(");
 			cc_expr(c, o, dp->a, in_index, 0);
-			co_str(o, ", ");
+			sb_str(o, ", ");
 			cc_expr(c, o, dp->b, in_index, 0);
-			co_str(o, ", ");
+			sb_str(o, ", ");
 			cc_expr(c, o, acc, in_index, 0);
-			co_str(o, ")");
+			sb_str(o, ")");
 			return;
 		}
 		/* fall through */
@@ -639,7 +639,7 @@ static void bin(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 	}
 }
 
-static void un(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
+static void un(CCtx *c, StrBuf *o, const LExpr *e, int in_index, int ctx)
 {
 	LType t = e->a->type;
 	int fl = ltype_is_float(t), f = t == LT_F32;
@@ -649,7 +649,7 @@ static void un(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 	case LU_NEG:
 		if (fl) {
 			open_p(o, P_UNARY, ctx);
-			co_str(o, "-");
+			sb_str(o, "-");
 			cc_expr(c, o, e->a, in_index, P_POSTFIX);
 			close_p(o, P_UNARY, ctx);
 		} else {
@@ -668,11 +668,11 @@ static void un(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 		if (t == LT_I1) {
 			open_p(o, P_XOR, ctx);
 			cc_expr(c, o, e->a, in_index, P_UNARY);
-			co_str(o, " ^ 1");
+			sb_str(o, " ^ 1");
 			close_p(o, P_XOR, ctx);
 		} else {
 			open_p(o, P_UNARY, ctx);
-			co_fmt(o, "(%s)~", cc_ctype(t));
+			sb_fmt(o, "(%s)~", cc_ctype(t));
 			cc_expr(c, o, e->a, in_index, P_POSTFIX);
 			close_p(o, P_UNARY, ctx);
 		}
@@ -700,15 +700,15 @@ static void un(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 }
 
 /* "(T)" applied to a */
-static void c_cast(CCtx *c, COut *o, LType to, const LExpr *a, int ctx)
+static void c_cast(CCtx *c, StrBuf *o, LType to, const LExpr *a, int ctx)
 {
 	open_p(o, P_UNARY, ctx);
-	co_fmt(o, "(%s)", cc_ctype(to));
+	sb_fmt(o, "(%s)", cc_ctype(to));
 	cc_expr(c, o, a, 0, P_UNARY);
 	close_p(o, P_UNARY, ctx);
 }
 
-static void cast(CCtx *c, COut *o, const LExpr *e, int ctx)
+static void cast(CCtx *c, StrBuf *o, const LExpr *e, int ctx)
 {
 	LType from = e->a->type, to = e->type;
 	int ff = ltype_is_float(from), tf = ltype_is_float(to);
@@ -735,9 +735,9 @@ static void cast(CCtx *c, COut *o, const LExpr *e, int ctx)
 	}
 	if (to == LT_I1) { /* the low bit */
 		open_p(o, P_UNARY, ctx);
-		co_str(o, "(uint8_t)(");
+		sb_str(o, "(uint8_t)(");
 		cc_expr(c, o, e->a, 0, P_UNARY);
-		co_str(o, " & 1)");
+		sb_str(o, " & 1)");
 		close_p(o, P_UNARY, ctx);
 		return;
 	}
@@ -750,12 +750,12 @@ static void cast(CCtx *c, COut *o, const LExpr *e, int ctx)
 	const char *of = of_helper(c, to);
 	char ofc[32];
 	snprintf(ofc, sizeof ofc, "%s", of);
-	co_fmt(o, "%s((%s)", ofc, utype(to));
+	sb_fmt(o, "%s((%s)", ofc, utype(to));
 	cc_expr(c, o, e->a, 0, P_UNARY);
-	co_str(o, ")");
+	sb_str(o, ")");
 }
 
-void cc_expr(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
+void cc_expr(CCtx *c, StrBuf *o, const LExpr *e, int in_index, int ctx)
 {
 	if (c->error)
 		return;
@@ -770,15 +770,15 @@ void cc_expr(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 			int_lit(o, e->type, e->ival);
 		close_p(o, P_POSTFIX, ctx);
 		return;
-	case LE_VAR: co_str(o, c->vname[e->var]); return;
+	case LE_VAR: sb_str(o, c->vname[e->var]); return;
 	case LE_LOAD: {
 		const LBuf *b = &c->p->bufs[e->buf];
 		int bits = b->kind == LB_CONST && ltype_is_float(b->type);
 		if (bits)
-			co_fmt(o, "%s(", cc_bits_helper(c, b->type));
-		co_fmt(o, "%s[", c->bname[e->buf]);
+			sb_fmt(o, "%s(", cc_bits_helper(c, b->type));
+		sb_fmt(o, "%s[", c->bname[e->buf]);
 		cc_expr(c, o, e->a, 1, 0);
-		co_str(o, bits ? "])" : "]");
+		sb_str(o, bits ? "])" : "]");
 		return;
 	}
 	case LE_BIN: bin(c, o, e, in_index, ctx); return;
@@ -787,9 +787,9 @@ void cc_expr(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx)
 	case LE_SELECT:
 		open_p(o, P_TERNARY, ctx);
 		cc_expr(c, o, e->a, 0, P_EQ); /* (a | b) ? : clang's -Wbitwise-conditional-parentheses */
-		co_str(o, " ? ");
+		sb_str(o, " ? ");
 		cc_expr(c, o, e->b, in_index, P_TERNARY + 1);
-		co_str(o, " : ");
+		sb_str(o, " : ");
 		cc_expr(c, o, e->c, in_index, P_TERNARY + 1);
 		close_p(o, P_TERNARY, ctx);
 		return;

@@ -16,67 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- COut ------------------------------------------------------------------ */
+/* ---- text ------------------------------------------------------------------ */
 
-static int co_reserve(COut *o, size_t more)
-{
-	if (o->oom)
-		return -1;
-	if (o->n + more + 1 <= o->cap)
-		return 0;
-	size_t nc = o->cap ? o->cap : 4096;
-	while (nc < o->n + more + 1)
-		nc *= 2;
-	char *s = realloc(o->s, nc);
-	if (!s) {
-		o->oom = 1;
-		return -1;
-	}
-	o->s = s;
-	o->cap = nc;
-	return 0;
-}
-
-void co_mem(COut *o, const char *s, size_t n)
-{
-	if (co_reserve(o, n) < 0)
-		return;
-	memcpy(o->s + o->n, s, n);
-	o->n += n;
-	o->s[o->n] = 0;
-}
-
-void co_str(COut *o, const char *s) { co_mem(o, s, strlen(s)); }
-
-void co_fmt(COut *o, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		o->oom = 1;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		co_mem(o, small, (size_t)n);
-		return;
-	}
-	if (co_reserve(o, (size_t)n) < 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(o->s + o->n, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	o->n += (size_t)n;
-}
-
-void co_indent(COut *o, int depth)
+void co_indent(StrBuf *o, int depth)
 {
 	static const char tabs[] = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
 	while (depth > 0) {
 		int k = depth > 16 ? 16 : depth;
-		co_mem(o, tabs, (size_t)k);
+		sb_mem(o, tabs, (size_t)k);
 		depth -= k;
 	}
 }

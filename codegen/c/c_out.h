@@ -1,26 +1,16 @@
-/* c_out.h — private to codegen/c: a growable text buffer and the per-file
- * state of the C backend (names, helpers on demand, used buffers). */
+/* c_out.h — private to codegen/c: the per-file state of the C backend
+ * (names, helpers on demand, used buffers); text goes to StrBufs (strbuf.h). */
 #ifndef NNL_C_OUT_H
 #define NNL_C_OUT_H
 
 #include "c_backend.h"
+#include "strbuf.h"
 
 #include <stdarg.h>
 #include <stddef.h>
 
-typedef struct COut {
-	char *s;
-	size_t n, cap;
-	int oom;
-} COut;
-
-void co_mem(COut *o, const char *s, size_t n);
-void co_str(COut *o, const char *s);
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-void co_fmt(COut *o, const char *fmt, ...);
-void co_indent(COut *o, int depth);
+/* depth tabs */
+void co_indent(StrBuf *o, int depth);
 
 /* A set of strings (open addressing); the set owns its copies. */
 typedef struct CNameSet {
@@ -44,7 +34,7 @@ typedef struct CCtx {
 	unsigned char *vread;  /* variable read somewhere */
 	CNameSet names;        /* every identifier of the file */
 	CNameSet helpers;      /* helpers emitted so far */
-	COut help;             /* their definitions, in dependency order */
+	StrBuf help;             /* their definitions, in dependency order */
 	int alias[LT_COUNT];   /* an arena buffer of this type is used: NNL_MAY_ALIAS typedef */
 	int error;
 } CCtx;
@@ -60,9 +50,9 @@ const char *cc_ctype(LType t);
 /* Emit e into o. in_index: inside a load/store index or a for bound (i32
  * add/sub/mul are then plain C operators, as LLVM's nsw ones); ctx: the
  * lowest C precedence that needs no parentheses (0: a whole expression). */
-void cc_expr(CCtx *c, COut *o, const LExpr *e, int in_index, int ctx);
+void cc_expr(CCtx *c, StrBuf *o, const LExpr *e, int in_index, int ctx);
 /* Append a float constant's exact C spelling. */
-void cc_float_const(COut *o, LType t, double v);
+void cc_float_const(StrBuf *o, LType t, double v);
 /* The helper that reads a float from its IEEE bit pattern (nnl_f32/nnl_f64). */
 const char *cc_bits_helper(CCtx *c, LType t);
 

@@ -32,6 +32,7 @@
  */
 #include "llvm_internal.h"
 #include "lopt_util.h"
+#include "strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -274,40 +275,6 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 
 /* ---- the assembly of one step ------------------------------------------- */
 
-typedef struct SmBuf {
-	char *s;
-	size_t n, cap;
-	int oom;
-} SmBuf;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void put(SmBuf *b, const char *fmt, ...)
-{
-	char line[160];
-	va_list ap;
-	va_start(ap, fmt);
-	int k = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (k < 0 || b->oom)
-		return;
-	if (b->n + (size_t)k + 1 > b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 1024;
-		while (cap < b->n + (size_t)k + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (!s) {
-			b->oom = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, line, (size_t)k + 1);
-	b->n += (size_t)k;
-}
-
 /* Operand numbers: accumulators 0..A-1, stream pointers A..A+S-1, temporaries after. */
 #define OP_ST(m, k) ((m)->n_acc + (k))
 #define OP_TMP(m, k) ((m)->n_acc + (m)->n_st + (k))
@@ -324,7 +291,7 @@ static int last_of_stream(const SmLoop *m, int i)
 
 /* ldr/ldrd of load i (and its pair) into its register(s); post-indexed when it
  * is the stream's last load and sits at the stream's base. */
-static void emit_load(SmBuf *b, SmLoop *m, int i, int *advanced)
+static void emit_load(StrBuf *b, SmLoop *m, int i, int *advanced)
 {
 	SmLoad *l = &m->ld[i];
 	int lo = i, hi = -1;
@@ -338,19 +305,19 @@ static void emit_load(SmBuf *b, SmLoop *m, int i, int *advanced)
 	int post = last && off == 0;
 	if (hi >= 0) {
 		if (post)
-			put(b, "ldrd $%d, $%d, [$%d], #%lld\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)m->st_adv[st]);
+			sb_fmt(b, "ldrd $%d, $%d, [$%d], #%lld\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)m->st_adv[st]);
 		else
-			put(b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)off);
+			sb_fmt(b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)off);
 		m->ld[hi].emitted = 1;
 	} else if (post) {
-		put(b, "ldr $%d, [$%d], #%lld\n\t", l->reg, ptr, (long long)m->st_adv[st]);
+		sb_fmt(b, "ldr $%d, [$%d], #%lld\n\t", l->reg, ptr, (long long)m->st_adv[st]);
 	} else {
-		put(b, "ldr $%d, [$%d, #%lld]\n\t", l->reg, ptr, (long long)off);
+		sb_fmt(b, "ldr $%d, [$%d, #%lld]\n\t", l->reg, ptr, (long long)off);
 	}
 	m->ld[lo].emitted = 1;
 	if (last) {
 		if (!post)
-			put(b, "add $%d, $%d, #%lld\n\t", ptr, ptr, (long long)m->st_adv[st]);
+			sb_fmt(b, "add $%d, $%d, #%lld\n\t", ptr, ptr, (long long)m->st_adv[st]);
 		advanced[st] = 1;
 	}
 }
@@ -376,7 +343,7 @@ static int next_load(const SmLoop *m, int weights)
 	return best;
 }
 
-static void emit_step(SmBuf *b, SmLoop *m)
+static void emit_step(StrBuf *b, SmLoop *m)
 {
 	int advanced[SM_MAX_STREAMS] = {0};
 	for (int i = 0; i < m->n_ld; i++)
@@ -391,9 +358,9 @@ static void emit_step(SmBuf *b, SmLoop *m)
 				if (m->sx[k].load == words[w])
 					*(m->sx[k].hi ? &hi : &lo) = k;
 			if (hi >= 0)
-				put(b, "sxtb16 $%d, $%d, ror #8\n\t", m->sx[hi].reg, m->ld[words[w]].reg);
+				sb_fmt(b, "sxtb16 $%d, $%d, ror #8\n\t", m->sx[hi].reg, m->ld[words[w]].reg);
 			if (lo >= 0)
-				put(b, "sxtb16 $%d, $%d\n\t", m->sx[lo].reg, m->ld[words[w]].reg);
+				sb_fmt(b, "sxtb16 $%d, $%d\n\t", m->sx[lo].reg, m->ld[words[w]].reg);
 		}
 	}
 	/* inputs: one ldrd (or ldr), then every smlad that reads them */
@@ -402,7 +369,7 @@ static void emit_step(SmBuf *b, SmLoop *m)
 		for (int d = 0; d < m->n_dot; d++) {
 			const SmDot *t = &m->dot[d];
 			if (t->load == i || t->load == m->ld[i].pair)
-				put(b, "smlad $%d, $%d, $%d, $%d\n\t", t->acc, m->sx[t->sxt].reg, m->ld[t->load].reg, t->acc);
+				sb_fmt(b, "smlad $%d, $%d, $%d, $%d\n\t", t->acc, m->sx[t->sxt].reg, m->ld[t->load].reg, t->acc);
 		}
 	}
 }
@@ -470,7 +437,7 @@ static void call_steps(CgCtx *c, SmLoop *m, LLVMValueRef asmfn, LLVMTypeRef fty,
 
 static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
 {
-	SmBuf b = {0};
+	StrBuf b = {0};
 	for (int k = 0; k < steps; k++)
 		emit_step(&b, m);
 	char cons[512];

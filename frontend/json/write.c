@@ -19,6 +19,7 @@
 #define _XOPEN_SOURCE 700 /* mkdtemp(), strcasecmp() */
 #endif
 #include "frontend.h"
+#include "strbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,81 +33,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- a growing text buffer; an allocation failure sticks (oom) ----------- */
-
-typedef struct Buf {
-	char *p;
-	size_t n, cap;
-	int oom;
-} Buf;
-
-static void put(Buf *b, const char *s, size_t n)
+static void put_str(StrBuf *b, const char *s)
 {
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = nnl_malloc(cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		if (b->n)
-			memcpy(p, b->p, b->n);
-		free(b->p);
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void puts_(Buf *b, const char *s) { put(b, s, strlen(s)); }
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void putf(Buf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int len = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (len < 0 || (size_t)len >= sizeof tmp) {
-		b->oom = 1; /* only short numbers and keys go through here */
-		return;
-	}
-	put(b, tmp, (size_t)len);
-}
-
-static void put_str(Buf *b, const char *s)
-{
-	put(b, "\"", 1);
+	sb_mem(b, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\') {
 			char e[2] = {'\\', (char)*p};
-			put(b, e, 2);
+			sb_mem(b, e, 2);
 		} else if (*p == '\n') {
-			puts_(b, "\\n");
+			sb_str(b, "\\n");
 		} else if (*p == '\t') {
-			puts_(b, "\\t");
+			sb_str(b, "\\t");
 		} else if (*p < 0x20 || *p == 0x7f) {
-			putf(b, "\\u%04x", *p);
+			sb_fmt(b, "\\u%04x", *p);
 		} else {
-			put(b, (const char *)p, 1); /* UTF-8 passes through: the loader has validated it */
+			sb_mem(b, (const char *)p, 1); /* UTF-8 passes through: the loader has validated it */
 		}
 	}
-	put(b, "\"", 1);
+	sb_mem(b, "\"", 1);
 }
 
-static void indent(Buf *b, int level)
+static void indent(StrBuf *b, int level)
 {
 	for (int i = 0; i < level; i++)
-		puts_(b, "  ");
+		sb_str(b, "  ");
 }
 
 /* ---- numbers ---------------------------------------------------------------- */
@@ -144,12 +94,12 @@ static int fmt_elem(char *out, size_t size, DType t, const void *data, int64_t i
 	return 0;
 }
 
-static void put_shape(Buf *b, int rank, const int64_t *shape)
+static void put_shape(StrBuf *b, int rank, const int64_t *shape)
 {
-	puts_(b, "[");
+	sb_str(b, "[");
 	for (int i = 0; i < rank; i++)
-		putf(b, i ? ", %lld" : "%lld", (long long)shape[i]);
-	puts_(b, "]");
+		sb_fmt(b, i ? ", %lld" : "%lld", (long long)shape[i]);
+	sb_str(b, "]");
 }
 
 /* ---- weight file names ------------------------------------------------------ */
@@ -284,7 +234,7 @@ oom:
 /* ---- the text ------------------------------------------------------------- */
 
 typedef struct Writer {
-	Buf b;
+	StrBuf b;
 	Diag *d;
 	const char *file;
 	int failed; /* a value JSON cannot hold; reported */
@@ -298,27 +248,27 @@ static void put_float(Writer *w, double v, const char *what, int bi, const char 
 			diag_add(w->d, "%s: blocks[%d]: %s of '%s' is %g, which JSON cannot represent", w->file, bi, what,
 			         name, v);
 		w->failed = 1;
-		puts_(&w->b, "0.0");
+		sb_str(&w->b, "0.0");
 		return;
 	}
-	puts_(&w->b, num);
+	sb_str(&w->b, num);
 }
 
 static void key(Writer *w, int lv, const char *k)
 {
-	puts_(&w->b, ",\n");
+	sb_str(&w->b, ",\n");
 	indent(&w->b, lv);
-	putf(&w->b, "\"%s\": ", k);
+	sb_fmt(&w->b, "\"%s\": ", k);
 }
 
 static void put_tensor(Writer *w, const Tensor *t, const char *path, int lv, int bi)
 {
-	Buf *b = &w->b;
+	StrBuf *b = &w->b;
 	char num[64];
 	indent(b, lv);
-	puts_(b, "{\n");
+	sb_str(b, "{\n");
 	indent(b, lv + 1);
-	puts_(b, "\"type\": \"Tensor\"");
+	sb_str(b, "\"type\": \"Tensor\"");
 	key(w, lv + 1, "name");
 	put_str(b, t->name);
 	key(w, lv + 1, "shape");
@@ -332,49 +282,49 @@ static void put_tensor(Writer *w, const Tensor *t, const char *path, int lv, int
 		int64_t n = tensor_numel(t);
 		key(w, lv + 1, "value");
 		if (n != 1)
-			puts_(b, "[");
+			sb_str(b, "[");
 		for (int64_t i = 0; i < n; i++) {
 			fmt_elem(num, sizeof num, t->dtype, t->data, i); /* finite: write_inline() checked */
 			if (i)
-				puts_(b, ", ");
-			puts_(b, num);
+				sb_str(b, ", ");
+			sb_str(b, num);
 		}
 		if (n != 1)
-			puts_(b, "]");
+			sb_str(b, "]");
 	}
 	if (t->quant) {
 		const Quant *q = t->quant;
 		key(w, lv + 1, "quantization");
-		puts_(b, q->n != 1 ? "{\"scale\": [" : "{\"scale\": ");
+		sb_str(b, q->n != 1 ? "{\"scale\": [" : "{\"scale\": ");
 		for (int i = 0; i < q->n; i++) {
 			if (i)
-				puts_(b, ", ");
+				sb_str(b, ", ");
 			put_float(w, q->scale[i], "a quantization scale", bi, t->name);
 		}
-		puts_(b, q->n != 1 ? "], \"zero_point\": [" : ", \"zero_point\": ");
+		sb_str(b, q->n != 1 ? "], \"zero_point\": [" : ", \"zero_point\": ");
 		for (int i = 0; i < q->n; i++)
-			putf(b, i ? ", %lld" : "%lld", (long long)q->zero_point[i]);
+			sb_fmt(b, i ? ", %lld" : "%lld", (long long)q->zero_point[i]);
 		if (q->n != 1)
-			puts_(b, "]");
+			sb_str(b, "]");
 		if (q->axis >= 0)
-			putf(b, ", \"axis\": %d", q->axis);
-		puts_(b, "}");
+			sb_fmt(b, ", \"axis\": %d", q->axis);
+		sb_str(b, "}");
 	}
-	puts_(b, "\n");
+	sb_str(b, "\n");
 	indent(b, lv);
-	puts_(b, "}");
+	sb_str(b, "}");
 }
 
 static void put_attr(Writer *w, const AttrSpec *s, const AttrValue *a, int bi, const char *opname)
 {
-	Buf *b = &w->b;
+	StrBuf *b = &w->b;
 	if (!a->set) {
-		puts_(b, "null");
+		sb_str(b, "null");
 		return;
 	}
 	switch (s->kind) {
 	case ATTR_INT:
-		putf(b, "%lld", (long long)a->i[0]);
+		sb_fmt(b, "%lld", (long long)a->i[0]);
 		return;
 	case ATTR_PAD:
 		if (a->s[0]) {
@@ -384,19 +334,19 @@ static void put_attr(Writer *w, const AttrSpec *s, const AttrValue *a, int bi, c
 		/* FALLTHROUGH */
 	case ATTR_INTS:
 		if (a->n == 1) {
-			putf(b, "%lld", (long long)a->i[0]);
+			sb_fmt(b, "%lld", (long long)a->i[0]);
 			return;
 		}
-		puts_(b, "[");
+		sb_str(b, "[");
 		for (int i = 0; i < a->n; i++)
-			putf(b, i ? ", %lld" : "%lld", (long long)a->i[i]);
-		puts_(b, "]");
+			sb_fmt(b, i ? ", %lld" : "%lld", (long long)a->i[i]);
+		sb_str(b, "]");
 		return;
 	case ATTR_FLOAT:
 		put_float(w, a->f, s->name, bi, opname);
 		return;
 	case ATTR_BOOL:
-		puts_(b, a->i[0] ? "true" : "false");
+		sb_str(b, a->i[0] ? "true" : "false");
 		return;
 	case ATTR_STRING:
 		put_str(b, a->s);
@@ -406,16 +356,16 @@ static void put_attr(Writer *w, const AttrSpec *s, const AttrValue *a, int bi, c
 
 static void put_node(Writer *w, const Block *blk, const Node *n, int lv, int bi)
 {
-	Buf *b = &w->b;
+	StrBuf *b = &w->b;
 	const OpInfo *o = op_info(n->op);
 	indent(b, lv);
-	puts_(b, "{\n");
+	sb_str(b, "{\n");
 	indent(b, lv + 1);
 	if (o->flags & OPF_DIRECT) {
-		puts_(b, "\"type\": ");
+		sb_str(b, "\"type\": ");
 		put_str(b, o->name);
 	} else {
-		puts_(b, "\"type\": \"Layer\"");
+		sb_str(b, "\"type\": \"Layer\"");
 		key(w, lv + 1, "name");
 		put_str(b, o->name);
 	}
@@ -426,48 +376,48 @@ static void put_node(Writer *w, const Block *blk, const Node *n, int lv, int bi)
 	key(w, lv + 1, "tensor_input");
 	int list = n->in_is_list || n->n_in != 1;
 	if (list)
-		puts_(b, "[");
+		sb_str(b, "[");
 	for (int i = 0; i < n->n_in; i++) {
 		if (i)
-			puts_(b, ", ");
+			sb_str(b, ", ");
 		put_str(b, blk->tensors[n->in[i]].name);
 	}
 	if (list)
-		puts_(b, "]");
+		sb_str(b, "]");
 	key(w, lv + 1, "tensor_output");
 	if (n->n_out_list)
-		puts_(b, "[");
+		sb_str(b, "[");
 	put_str(b, blk->tensors[n->out].name);
 	if (n->n_out_list)
-		puts_(b, "]");
+		sb_str(b, "]");
 	int first = 1;
 	for (int i = 0; i < o->n_attrs; i++) {
 		if (!n->attr_given[i])
 			continue;
 		if (first)
-			key(w, lv + 1, "attributes"), puts_(b, "{");
+			key(w, lv + 1, "attributes"), sb_str(b, "{");
 		else
-			puts_(b, ", ");
+			sb_str(b, ", ");
 		first = 0;
 		put_str(b, o->attrs[i].name);
-		puts_(b, ": ");
+		sb_str(b, ": ");
 		put_attr(w, &o->attrs[i], &n->attrs[i], bi, o->name);
 	}
 	if (!first)
-		puts_(b, "}");
-	puts_(b, "\n");
+		sb_str(b, "}");
+	sb_str(b, "\n");
 	indent(b, lv);
-	puts_(b, "}");
+	sb_str(b, "}");
 }
 
 static void put_header(Writer *w, int lv, const char *type, const char *name, int in_rank, const int64_t *in_shape,
                        DType in_dt, int out_rank, const int64_t *out_shape, DType out_dt)
 {
-	Buf *b = &w->b;
+	StrBuf *b = &w->b;
 	indent(b, lv);
-	puts_(b, "{\n");
+	sb_str(b, "{\n");
 	indent(b, lv + 1);
-	putf(b, "\"type\": \"%s\"", type);
+	sb_fmt(b, "\"type\": \"%s\"", type);
 	key(w, lv + 1, "name");
 	put_str(b, name ? name : "");
 	key(w, lv + 1, "input_shape");
@@ -483,7 +433,7 @@ static void put_header(Writer *w, int lv, const char *type, const char *name, in
 /* Entries of one block in the canonical order (see the top of the file). */
 static int put_block(Writer *w, const Block *blk, int bi, const Plan *plan)
 {
-	Buf *b = &w->b;
+	StrBuf *b = &w->b;
 	char *done = nnl_calloc((size_t)blk->n_tensors, 1), *used = nnl_calloc((size_t)blk->n_tensors, 1);
 	if (!done || !used) {
 		free(done);
@@ -494,13 +444,13 @@ static int put_block(Writer *w, const Block *blk, int bi, const Plan *plan)
 	put_header(w, 2, "Block", blk->name, blk->in_rank, blk->in_shape, blk->in_dtype, blk->out_rank,
 	           blk->out_shape, blk->out_dtype);
 	key(w, 3, "layers");
-	puts_(b, "[");
+	sb_str(b, "[");
 	int first = 1;
 	done[blk->x] = 1;
 	for (int i = 0; i < blk->n_nodes; i++)
 		for (int k = 0; k < blk->nodes[i].n_in; k++)
 			used[blk->nodes[i].in[k]] = 1;
-#define SEP() (puts_(b, first ? "\n" : ",\n"), first = 0)
+#define SEP() (sb_str(b, first ? "\n" : ",\n"), first = 0)
 	for (int ti = 0; ti < blk->n_tensors; ti++)
 		if (blk->tensors[ti].data && !used[ti] && !done[ti]) {
 			SEP();
@@ -528,12 +478,12 @@ static int put_block(Writer *w, const Block *blk, int bi, const Plan *plan)
 	}
 #undef SEP
 	if (!first) {
-		puts_(b, "\n");
+		sb_str(b, "\n");
 		indent(b, 3);
 	}
-	puts_(b, "]\n");
+	sb_str(b, "]\n");
 	indent(b, 2);
-	puts_(b, "}");
+	sb_str(b, "}");
 	free(done);
 	free(used);
 	return 0;
@@ -545,19 +495,19 @@ static char *model_text(const Model *m, const Plan *plan, Diag *d)
 	put_header(&w, 0, "Model", m->name, m->in_rank, m->in_shape, m->in_dtype, m->out_rank, m->out_shape,
 	           m->out_dtype);
 	key(&w, 1, "blocks");
-	puts_(&w.b, "[");
+	sb_str(&w.b, "[");
 	for (int bi = 0; bi < m->n_blocks; bi++) {
-		puts_(&w.b, bi ? ",\n" : "\n");
+		sb_str(&w.b, bi ? ",\n" : "\n");
 		put_block(&w, &m->blocks[bi], bi, plan);
 	}
-	puts_(&w.b, "\n  ]\n}\n");
+	sb_str(&w.b, "\n  ]\n}\n");
 	if (w.b.oom)
 		diag_add(d, "%s: out of memory while writing the model", w.file);
 	if (w.b.oom || w.failed) {
-		free(w.b.p);
+		free(w.b.s);
 		return NULL;
 	}
-	return w.b.p;
+	return w.b.s;
 }
 
 char *json_model_text(const Model *m, Diag *d)
