@@ -23,6 +23,11 @@
  *   - every stream (loads of one buffer whose indices differ by constants)
  *     advances through the post-indexed form of its last load.
  *
+ * int4 weights (the nibbles as int8 ×16: wl = (w << 4) & 0xF0F0F0F0, wh =
+ * w & 0xF0F0F0F0, then sxtb16 of those) are unpacked in the asm too, in two
+ * phases of one nibble kind each (emit_step_nib), and such loops stay loops
+ * (llvm.loop.unroll.disable: int4 is for flash).
+ *
  * The accumulators, stream pointers and temporaries are asm operands, the
  * trip counting is ordinary IR (so the estimator and llvm-mca see a plain
  * loop). The result is the same bits: smlad is dot2 then add, wrapping. Loops
@@ -31,6 +36,7 @@
  * known count, take the ordinary path.
  */
 #include "llvm_internal.h"
+#include <llvm-c/DebugInfo.h>
 #include "lopt_util.h"
 #include "strbuf.h"
 
@@ -44,6 +50,8 @@
 #define SM_MAX_DOTS 32
 #define SM_MAX_ACC 8
 #define SM_MAX_STREAMS 4
+#define SM_MAX_NIB 8
+#define SM_NIB_MASK ((int32_t)0xF0F0F0F0u)
 /* asm operands live at once: r0-r12 and lr, less one for LLVM's trip counter */
 #define SM_MAX_REGS 13
 
@@ -57,13 +65,21 @@ typedef struct SmLoad {
 	int used;
 	int reg;        /* temp operand */
 	int pair;       /* input loads: the other half of an ldrd (index), -1 */
+	int reg2;       /* int4 weight words: the temporary for their high halves */
 	int emitted;
 } SmLoad;
 
 typedef struct SmSxt {
 	int var, load, hi;
+	int nib;        /* the nibble word it extends (index in nibs), or -1: the load itself */
 	int reg;
 } SmSxt;
+
+/* int4 weights: a weight word's low nibbles, and((w << 4), 0xF0F0F0F0), or its
+ * high ones, and(w, 0xF0F0F0F0), as the high halves of bytes (16·w) */
+typedef struct SmNib {
+	int var, load, low;
+} SmNib;
 
 typedef struct SmDot {
 	int acc;        /* index in accs */
@@ -76,6 +92,8 @@ typedef struct SmLoop {
 	int n_ld;
 	SmSxt sx[SM_MAX_SXT];
 	int n_sx;
+	SmNib nb[SM_MAX_NIB];
+	int n_nb;
 	SmDot dot[SM_MAX_DOTS];
 	int n_dot;
 	int acc[SM_MAX_ACC];
@@ -90,6 +108,14 @@ static int find_load(const SmLoop *m, int var)
 {
 	for (int i = 0; i < m->n_ld; i++)
 		if (m->ld[i].var == var)
+			return i;
+	return -1;
+}
+
+static int find_nib(const SmLoop *m, int var)
+{
+	for (int i = 0; i < m->n_nb; i++)
+		if (m->nb[i].var == var)
 			return i;
 	return -1;
 }
@@ -165,15 +191,32 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 			l->idx = e->a;
 			l->pair = -1;
 			m->n_ld++;
+		} else if (t->kind == LS_LET && p->vars[t->var].type == LT_I32 && e->kind == LE_BIN && e->op == LO_AND &&
+		           e->b->kind == LE_CONST && e->b->ival == SM_NIB_MASK) {
+			/* and(shl(w, 4), M) or and(w, M), w a load */
+			const LExpr *w = e->a;
+			int low = w->kind == LE_BIN && w->op == LO_SHL && w->b->kind == LE_CONST && w->b->ival == 4;
+			if (low)
+				w = w->a;
+			int li = w->kind == LE_VAR ? find_load(m, w->var) : -1;
+			if (li < 0 || m->n_nb == SM_MAX_NIB || find_nib(m, t->var) >= 0 || find_load(m, t->var) >= 0)
+				return 0;
+			for (int k = 0; k < m->n_nb; k++)
+				if (m->nb[k].load == li && m->nb[k].low == low)
+					return 0;
+			m->nb[m->n_nb++] = (SmNib){t->var, li, low};
+			m->ld[li].weight = 1;
 		} else if (t->kind == LS_LET && p->vars[t->var].type == LT_I32 && e->kind == LE_UN &&
 		           (e->op == LU_SXTB16 || e->op == LU_SXTB16H) && e->a->kind == LE_VAR) {
-			int li = find_load(m, e->a->var);
-			if (li < 0 || m->n_sx == SM_MAX_SXT || find_sxt(m, t->var) >= 0 || find_load(m, t->var) >= 0)
+			int li = find_load(m, e->a->var), ni = li < 0 ? find_nib(m, e->a->var) : -1;
+			if ((li < 0 && ni < 0) || m->n_sx == SM_MAX_SXT || find_sxt(m, t->var) >= 0 || find_load(m, t->var) >= 0)
 				return 0;
+			if (ni >= 0)
+				li = m->nb[ni].load;
 			for (int k = 0; k < m->n_sx; k++)
-				if (m->sx[k].load == li && m->sx[k].hi == (e->op == LU_SXTB16H))
+				if (m->sx[k].load == li && m->sx[k].nib == ni && m->sx[k].hi == (e->op == LU_SXTB16H))
 					return 0;
-			m->sx[m->n_sx++] = (SmSxt){t->var, li, e->op == LU_SXTB16H, 0};
+			m->sx[m->n_sx++] = (SmSxt){t->var, li, e->op == LU_SXTB16H, ni, 0};
 			m->ld[li].weight = 1;
 		} else if (t->kind == LS_SET && p->vars[t->var].type == LT_I32 && e->kind == LE_BIN && e->op == LO_ADD) {
 			const LExpr *av = e->a, *dp = e->b;
@@ -258,6 +301,26 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 			}
 		}
 	}
+	if (m->n_nb) {
+		/* int4 (emit_step_nib): every sxtb16 of a nibble word, every weight
+		 * word read through nibbles only; registers: each weight word and a
+		 * temporary (one nibble kind's two halves), the two input words of
+		 * one ldrd */
+		int nwl = 0;
+		for (int k = 0; k < m->n_sx; k++)
+			if (m->sx[k].nib < 0)
+				return 0;
+		for (int i = 0; i < m->n_ld; i++)
+			nwl += m->ld[i].weight != 0;
+		/* each input word multiplies halves of one nibble kind only */
+		for (int d = 0; d < m->n_dot; d++)
+			for (int e = 0; e < m->n_dot; e++)
+				if (m->dot[d].load == m->dot[e].load &&
+				    m->nb[m->sx[m->dot[d].sxt].nib].low != m->nb[m->sx[m->dot[e].sxt].nib].low)
+					return 0;
+		m->n_tmp = 2 * nwl + 2;
+		return m->n_acc + m->n_st + m->n_tmp <= SM_MAX_REGS;
+	}
 	/* temporaries: every weight word's halves stay live through the step (one
 	 * register per sxtb16 used), plus the two input words of one ldrd */
 	int wregs = 0;
@@ -291,7 +354,11 @@ static int last_of_stream(const SmLoop *m, int i)
 
 /* ldr/ldrd of load i (and its pair) into its register(s); post-indexed when it
  * is the stream's last load and sits at the stream's base. */
-static void emit_load(StrBuf *b, SmLoop *m, int i, int *advanced)
+static void emit_load_at(StrBuf *b, SmLoop *m, int i, int *advanced, int allow_post);
+
+static void emit_load(StrBuf *b, SmLoop *m, int i, int *advanced) { emit_load_at(b, m, i, advanced, 1); }
+
+static void emit_load_at(StrBuf *b, SmLoop *m, int i, int *advanced, int allow_post)
 {
 	SmLoad *l = &m->ld[i];
 	int lo = i, hi = -1;
@@ -300,7 +367,7 @@ static void emit_load(StrBuf *b, SmLoop *m, int i, int *advanced)
 		hi = lo == i ? l->pair : i;
 	}
 	int st = l->stream, ptr = OP_ST(m, st);
-	int last = last_of_stream(m, i);
+	int last = allow_post && last_of_stream(m, i);
 	int64_t off = m->ld[lo].off;
 	int post = last && off == 0;
 	if (hi >= 0) {
@@ -374,11 +441,89 @@ static void emit_step(StrBuf *b, SmLoop *m)
 	}
 }
 
+/* Does dot d read a half of a nibble word of the given kind (low nibbles)? */
+static int dot_low(const SmLoop *m, int d) { return m->nb[m->sx[m->dot[d].sxt].nib].low; }
+
+/* int4, in two phases, one per nibble kind: the weight words (ldr/ldrd),
+ * their nibbles in place (low: (w << 4) & M, high: w & M), the halves
+ * (sxtb16 …, ror #8 into a temporary of the word, then sxtb16 in place), and
+ * the input words those halves multiply with their smlads. The words are
+ * loaded again for the second phase (there are not the registers to keep
+ * both kinds); the phase reading the input stream's base load runs last, so
+ * that load is post-indexed, and the weight words advance in the reload. */
+static void emit_step_nib(StrBuf *b, SmLoop *m)
+{
+	int advanced[SM_MAX_STREAMS] = {0};
+	int last_low = 1; /* the low nibbles' phase last, unless the input base load is a high one's */
+	for (int d = 0; d < m->n_dot; d++)
+		for (int st = 0; st < m->n_st; st++)
+			if (!m->ld[m->st_load[st]].weight &&
+			    (m->dot[d].load == m->st_load[st] || m->ld[m->dot[d].load].pair == m->st_load[st]))
+				last_low = dot_low(m, d);
+	for (int ph = 0; ph < 2; ph++) {
+		const int low = ph == 1 ? last_low : !last_low, final = ph == 1;
+		for (int i = 0; i < m->n_ld; i++) {
+			int need = 0;
+			for (int d = 0; d < m->n_dot; d++)
+				need |= dot_low(m, d) == low &&
+				        (m->ld[i].weight ? m->sx[m->dot[d].sxt].load == i
+				                         : m->dot[d].load == i || m->dot[d].load == m->ld[i].pair);
+			/* loads this phase does not read count as emitted (the stream's
+			 * base load then is the last one of the final phase) */
+			m->ld[i].emitted = !need;
+		}
+		for (int i; (i = next_load(m, 1)) >= 0;)
+			emit_load_at(b, m, i, advanced, final);
+		for (int k = 0; k < m->n_nb; k++) {
+			if (m->nb[k].low != low)
+				continue;
+			int rw = m->ld[m->nb[k].load].reg, rt = m->ld[m->nb[k].load].reg2;
+			if (low)
+				sb_fmt(b, "lsl $%d, $%d, #4\n\t", rw, rw);
+			sb_fmt(b, "and $%d, $%d, #0xf0f0f0f0\n\t", rw, rw);
+			for (int x = 0; x < m->n_sx; x++)
+				if (m->sx[x].nib == k && m->sx[x].hi) {
+					m->sx[x].reg = rt;
+					sb_fmt(b, "sxtb16 $%d, $%d, ror #8\n\t", rt, rw);
+				}
+			for (int x = 0; x < m->n_sx; x++)
+				if (m->sx[x].nib == k && !m->sx[x].hi) {
+					m->sx[x].reg = rw;
+					sb_fmt(b, "sxtb16 $%d, $%d\n\t", rw, rw);
+				}
+		}
+		for (int i; (i = next_load(m, 0)) >= 0;) {
+			emit_load_at(b, m, i, advanced, final);
+			for (int d = 0; d < m->n_dot; d++) {
+				const SmDot *t = &m->dot[d];
+				if ((t->load == i || t->load == m->ld[i].pair) && dot_low(m, d) == low)
+					sb_fmt(b, "smlad $%d, $%d, $%d, $%d\n\t", t->acc, m->sx[t->sxt].reg, m->ld[t->load].reg, t->acc);
+			}
+		}
+	}
+	for (int st = 0; st < m->n_st; st++)
+		if (!advanced[st])
+			sb_fmt(b, "add $%d, $%d, #%lld\n\t", OP_ST(m, st), OP_ST(m, st), (long long)m->st_adv[st]);
+}
+
 /* Registers: each weight word's register is its low half's (sxtb16 in place);
  * the high half gets the next; the input words share the last two. */
 static void assign_regs(SmLoop *m)
 {
 	int k = 0;
+	if (m->n_nb) { /* emit_step_nib: each weight word and its temporary, the input pair */
+		for (int i = 0; i < m->n_ld; i++)
+			if (m->ld[i].used && m->ld[i].weight) {
+				m->ld[i].reg = OP_TMP(m, k++);
+				m->ld[i].reg2 = OP_TMP(m, k++);
+			}
+		for (int i = 0; i < m->n_ld; i++) {
+			SmLoad *l = &m->ld[i];
+			if (l->used && !l->weight)
+				l->reg = l->pair >= 0 && m->ld[l->pair].off < l->off ? OP_TMP(m, k + 1) : OP_TMP(m, k);
+		}
+		return;
+	}
 	for (int i = 0; i < m->n_ld; i++) {
 		if (!m->ld[i].used || !m->ld[i].weight)
 			continue;
@@ -439,7 +584,7 @@ static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
 {
 	StrBuf b = {0};
 	for (int k = 0; k < steps; k++)
-		emit_step(&b, m);
+		(m->n_nb ? emit_step_nib : emit_step)(&b, m);
 	char cons[512];
 	size_t n = 0;
 	int nout = m->n_acc + m->n_st + m->n_tmp;
@@ -528,7 +673,18 @@ int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 	call_steps(c, &m, asm2, fty2, accs, ptrs);
 	LLVMValueRef inext = LLVMBuildNUWAdd(c->b, iphi, one, "");
 	LLVMBasicBlockRef loop_end = LLVMGetInsertBlock(c->b);
-	LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntULT, inext, half, ""), loop, mid);
+	LLVMValueRef latch = LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntULT, inext, half, ""), loop, mid);
+	if (m.n_nb) {
+		/* int4 is for flash: LLVM would unroll the loop whole where the trip
+		 * count is known; keep it a loop (llvm.loop.unroll.disable) */
+		LLVMMetadataRef dis = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
+		LLVMMetadataRef opt = LLVMMDNodeInContext2(c->ctx, &dis, 1);
+		LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->ctx, NULL, 0); /* the loop ID refers to itself */
+		LLVMMetadataRef ops[2] = {tmp, opt};
+		LLVMMetadataRef node = LLVMMDNodeInContext2(c->ctx, ops, 2);
+		LLVMMetadataReplaceAllUsesWith(tmp, node);
+		LLVMSetMetadata(latch, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), LLVMMetadataAsValue(c->ctx, node));
+	}
 	LLVMValueRef inc_v[2] = {zero, inext};
 	LLVMBasicBlockRef inc_b[2] = {pre, loop_end};
 	LLVMAddIncoming(iphi, inc_v, inc_b, 2);

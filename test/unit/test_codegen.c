@@ -584,9 +584,11 @@ static void test_pairs_instructions(void **state)
 #define SM_NT 6
 #define SM_S 6
 #define SM_W 32
+#define SM_B (4 * 8 + SM_S + 4) /* band words: 8 steps of 4 words, column 1 at SM_S */
 static const int SM_TRIPS[SM_NT] = {0, 1, 2, 5, 8, 8};
+/* accumulators 4·t + a (t < SM_NT), then the trip counts of t < SM_NT − 1 */
 static const float SMX[5 * SM_NT] = {1,  -2, 300, -40000, 5,  6,  7,  8,  -9, 10, 11, 12, 13, -14, 15,
-                                     16, 17, 18,  -20,    21, 22, 23, 24, 0,  1,  2,  5,  8,  8,   8};
+                                     16, 17, 18,  -20,    21, 22, 23, 24, 25, 0,  1,  2,  5,  8,  0};
 
 static uint32_t sm_rand(uint32_t *s)
 {
@@ -594,30 +596,33 @@ static uint32_t sm_rand(uint32_t *s)
 	return *s;
 }
 
-static LProgram *smlad_loops(int matching)
+static LProgram *smlad_loops(int matching, int nib)
 {
 	LProgram *p = loop_new("smlad");
 	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 5 * SM_NT);
 	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 8 * SM_NT);
 	int w = loop_add_buf(p, "w", LB_CONST, LT_I32, SM_W);
-	int bsrc = loop_add_buf(p, "bsrc", LB_CONST, LT_I32, SM_W + SM_S + 2);
+	int bsrc = loop_add_buf(p, "bsrc", LB_CONST, LT_I32, SM_B);
 	/* the band the loop reads is written just before it, per trip count
 	 * (as the kernels' bands and tables are): the asm must keep those stores
 	 * before it */
-	int b = loop_add_buf(p, "band", LB_ARENA, LT_I32, SM_W + SM_S + 2);
+	int b = loop_add_buf(p, "band", LB_ARENA, LT_I32, SM_B);
 	p->bufs[b].offset = 0;
-	p->arena_bytes = (SM_W + SM_S + 2) * 4;
+	p->arena_bytes = SM_B * 4;
 	uint32_t seed = 7;
-	int32_t *wd = malloc(SM_W * sizeof *wd), *bd = malloc((SM_W + SM_S + 2) * sizeof *bd);
+	int32_t *wd = malloc(SM_W * sizeof *wd), *bd = malloc(SM_B * sizeof *bd);
 	for (int i = 0; i < SM_W; i++)
 		wd[i] = (int32_t)sm_rand(&seed);
-	for (int i = 0; i < SM_W + SM_S + 2; i++)
+	for (int i = 0; i < SM_B; i++)
 		bd[i] = (int32_t)sm_rand(&seed);
 	p->bufs[w].data = wd;
 	p->bufs[bsrc].data = bd;
+	/* input words per column and step: 2 (int8: one weight word's two halves),
+	 * 4 (int4: its low and high nibbles' halves) */
+	const int XW = nib ? 4 : 2;
 	for (int t = 0; t < SM_NT; t++) {
 		int bi = loop_new_var(p, "bi", LT_I32, 1);
-		LStmt *fill = ls_for(p, &p->body, bi, le_i32(p, 0), le_i32(p, SM_W + SM_S + 2), 1);
+		LStmt *fill = ls_for(p, &p->body, bi, le_i32(p, 0), le_i32(p, SM_B), 1);
 		ls_store(p, &fill->body, b, le_var(p, bi),
 		         le_bin(p, LO_XOR, le_load(p, bsrc, le_var(p, bi)), le_i32(p, 0x01030507 * (t + 1))));
 		for (int k = 0; k < 8; k++) /* and straight-line stores (machine code may sink those) */
@@ -631,21 +636,30 @@ static LProgram *smlad_loops(int matching)
 		LExpr *trips = t < SM_NT - 1 ? le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * SM_NT + t)), 0)
 		                             : le_i32(p, SM_TRIPS[t]);
 		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), trips, 1);
-		int xw[4];
-		for (int k = 0; k < 4; k++) { /* column k / 2, word k % 2 */
-			xw[k] = loop_new_var(p, "xw", LT_I32, 0);
-			ls_let(p, &f->body, xw[k], le_load(p, b, le_add(p, le_mul_k(p, le_var(p, r), 2), le_i32(p, (k / 2) * SM_S + k % 2))));
-		}
+		int xw[2][4];
+		for (int c = 0; c < 2; c++) /* column c at SM_S words from column 0 */
+			for (int k = 0; k < XW; k++) {
+				xw[c][k] = loop_new_var(p, "xw", LT_I32, 0);
+				ls_let(p, &f->body, xw[c][k], le_load(p, b, le_add(p, le_mul_k(p, le_var(p, r), XW), le_i32(p, c * SM_S + k))));
+			}
 		for (int j = 0; j < 2; j++) {
-			int ww = loop_new_var(p, "ww", LT_I32, 0), lo = loop_new_var(p, "wp", LT_I32, 0),
-			    hi = loop_new_var(p, "wp", LT_I32, 0);
+			int ww = loop_new_var(p, "ww", LT_I32, 0), src[2] = {ww, ww}, wp[4];
 			ls_let(p, &f->body, ww, le_load(p, w, le_add(p, le_mul_k(p, le_var(p, r), 2), le_i32(p, j))));
-			ls_let(p, &f->body, lo, le_un(p, LU_SXTB16, le_var(p, ww)));
-			ls_let(p, &f->body, hi, le_un(p, LU_SXTB16H, le_var(p, ww)));
+			if (nib) { /* (w << 4) & M, w & M: the low and the high nibbles as int8 ×16 */
+				LExpr *mask = le_i32(p, (int32_t)0xF0F0F0F0u);
+				src[0] = loop_new_var(p, "wl", LT_I32, 0);
+				src[1] = loop_new_var(p, "wh", LT_I32, 0);
+				ls_let(p, &f->body, src[0], le_bin(p, LO_AND, le_bin(p, LO_SHL, le_var(p, ww), le_i32(p, 4)), mask));
+				ls_let(p, &f->body, src[1], le_bin(p, LO_AND, le_var(p, ww), mask));
+			}
+			for (int k = 0; k < XW; k++) {
+				wp[k] = loop_new_var(p, "wp", LT_I32, 0);
+				ls_let(p, &f->body, wp[k], le_un(p, k % 2 ? LU_SXTB16H : LU_SXTB16, le_var(p, src[k / 2])));
+			}
 			for (int c = 0; c < 2; c++)
-				for (int h = 0; h < 2; h++) {
+				for (int k = 0; k < XW; k++) {
 					int a = acc[2 * j + c];
-					LExpr *d = le_bin(p, LO_DOT2, le_var(p, h ? hi : lo), le_var(p, xw[2 * c + h]));
+					LExpr *d = le_bin(p, LO_DOT2, le_var(p, wp[k]), le_var(p, xw[c][k]));
 					ls_set(p, &f->body, a, le_bin(p, LO_ADD, le_var(p, a), d));
 				}
 		}
@@ -662,15 +676,17 @@ static LProgram *smlad_loops(int matching)
 }
 
 /* The hand-scheduled loop on the Cortex-M4 (QEMU) gives the interpreter's
- * bits; so does the ordinary loop; the assembly has the ldrd/post-index form. */
+ * bits, int8 and int4 (nibbles); so does the ordinary loop; the assembly has
+ * the ldrd/post-index form. */
 static void test_smlad_loops_cortex_m4(void **state)
 {
 	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
 		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
 		skip();
 	}
-	for (int matching = 1; matching >= 0; matching--) {
-		LProgram *p = smlad_loops(matching);
+	for (int v = 0; v < 3; v++) {
+		const int matching = v < 2, nib = v == 1;
+		LProgram *p = smlad_loops(matching, nib);
 		Diag d;
 		diag_init(&d);
 		assert_int_equal(loop_verify(p, &d), 0);
@@ -684,6 +700,10 @@ static void test_smlad_loops_cortex_m4(void **state)
 			assert_non_null(strstr(s, "@APP"));
 			assert_non_null(strstr(s, "ldrd"));
 			assert_non_null(strstr(s, "], #8"));
+			if (nib) { /* the nibbles unpacked in the asm: (w << 4) & M, w & M */
+				assert_non_null(strstr(s, "lsl.w"));
+				assert_non_null(strstr(s, "#4042322160")); /* 0xF0F0F0F0 */
+			}
 		} else {
 			assert_null(strstr(s, "@APP"));
 		}
@@ -700,7 +720,7 @@ static void test_smlad_loops_cortex_m4(void **state)
 		}
 		CgOptions o = opts("thumbv7em", CG_FILE_OBJ);
 		char path[512], name[32];
-		snprintf(name, sizeof name, "smlad_%d", matching);
+		snprintf(name, sizeof name, "smlad_%d", v);
 		snprintf(path, sizeof path, "%s/%s.o", tmpdir, name);
 		assert_int_equal(compile(p, &o, path, &d), 0);
 		write_header(p, name);
@@ -709,8 +729,8 @@ static void test_smlad_loops_cortex_m4(void **state)
 		assert_int_equal(run_on(&mps2, name, SMX, 5 * SM_NT, y, 8 * SM_NT, &sn, &sa, (int)p->arena_bytes), 0);
 		for (int i = 0; i < 8 * SM_NT; i++) {
 			if (y[i] != ref[i])
-				fprintf(stderr, "smlad (%s loop): trip %d output %d: got %.9g expected %.9g\n",
-				        matching ? "asm" : "ordinary", SM_TRIPS[i / 8], i % 8, y[i], ref[i]);
+				fprintf(stderr, "smlad (%s loop%s): trip %d output %d: got %.9g expected %.9g\n",
+				        matching ? "asm" : "ordinary", nib ? ", int4" : "", SM_TRIPS[i / 8], i % 8, y[i], ref[i]);
 			assert_true(y[i] == ref[i]);
 		}
 		diag_free(&d);
