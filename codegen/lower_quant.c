@@ -727,7 +727,6 @@ static LExpr *PACK(Q *q, LExpr *lo, LExpr *hi)
  * x[row + 2m + 1 − pl] − zx) for m < RW, columns outside 0..W−1 as 0 (the
  * padding): the words with both columns inside have no test, the few at the
  * borders clamp the index and select. */
-#define PACK_UNROLL 8 /* border words of a packed row emitted one by one up to this many */
 static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, LExpr *row, int64_t W, int64_t pl,
                            int64_t RW, int64_t zx, int64_t k)
 {
@@ -743,22 +742,6 @@ static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, L
 		int64_t lo_m = part == 0 ? 0 : part == 1 ? m0 : m1, hi_m = part == 0 ? m0 : part == 1 ? m1 : RW;
 		if (hi_m <= lo_m)
 			continue;
-		if (part != 1 && hi_m - lo_m <= PACK_UNROLL) {
-			/* the few border words one by one: which columns are padding is
-			 * known here, so no clamp and no select */
-			for (int64_t m = lo_m; m < hi_m; m++) {
-				LExpr *v[2];
-				for (int h = 0; h < 2; h++) {
-					int64_t col = 2 * m + h - pl;
-					v[h] = col >= 0 && col < W
-					           ? MULK(q, B(q, LO_SUB, CAST(q, LT_I32, LD(q, xb, ADD(q, V(q, rv), I32(q, col)))),
-					                       I32(q, zx)), k)
-					           : I32(q, 0);
-				}
-				store(q, to, dst, ADD(q, V(q, dv), I32(q, m)), PACK(q, v[0], v[1]));
-			}
-			continue;
-		}
 		Ix m;
 		LStmtList *l = FOR(q, to, "m", lo_m, hi_m, &m);
 		LExpr *v[2];

@@ -234,6 +234,26 @@ static LLVMValueRef sxtb16(CgCtx *c, LLVMValueRef a, int high)
 	return LLVMBuildOr(c->b, LLVMBuildAnd(c->b, lo, k32(c, 0xffff), ""), LLVMBuildShl(c->b, hi, k32(c, 16), ""), "");
 }
 
+/* The i32 dot2 of add(acc, dot2(x, y)) (i32) or of add(acc, cast<i64>(dot2(x, y)))
+ * (i64, *wide = 1), either operand order; NULL for any other add */
+static const LExpr *acc_dot2(const LExpr *e, int *wide)
+{
+	*wide = e->type == LT_I64;
+	if (e->type != LT_I32 && !*wide)
+		return NULL;
+	for (int k = 0; k < 2; k++) {
+		const LExpr *o = k ? e->a : e->b;
+		if (*wide) {
+			if (o->kind != LE_CAST || o->sat)
+				continue;
+			o = o->a;
+		}
+		if (o->kind == LE_BIN && o->op == LO_DOT2 && o->type == LT_I32 && o->a->type == LT_I32 && o->b->type == LT_I32)
+			return o;
+	}
+	return NULL;
+}
+
 static LLVMValueRef bin(CgCtx *c, const LExpr *e, LLVMValueRef a, LLVMValueRef b, int in_index)
 {
 	LType t = e->a->type;
@@ -467,30 +487,20 @@ LLVMValueRef cg_expr(CgCtx *c, const LExpr *e, int in_index)
 		return v;
 	}
 	case LE_BIN: {
-		if (e->op == LO_ADD && e->type == LT_I32 && !in_index) {
-			/* add(acc, dot2(x, y)) or add(dot2(x, y), acc): one smlad */
-			const LExpr *dp = e->b->kind == LE_BIN && e->b->op == LO_DOT2 ? e->b
-			                  : e->a->kind == LE_BIN && e->a->op == LO_DOT2 ? e->a : NULL;
-			if (dp && dp->a->type == LT_I32 && dp->b->type == LT_I32) {
-				LLVMValueRef acc = cg_expr(c, dp == e->b ? e->a : e->b, 0);
-				LLVMValueRef x = acc ? cg_expr(c, dp->a, 0) : NULL, y = x ? cg_expr(c, dp->b, 0) : NULL;
-				return y ? dot2(c, x, y, acc) : NULL;
-			}
-		}
-		if (e->op == LO_ADD && e->type == LT_I64 && !in_index && c->dsp) {
-			/* add(acc, cast<i64>(dot2(x, y))) (either order): one smlald (the
-			 * 16x8 kernels' 64-bit accumulators) */
-			const LExpr *cs = e->b->kind == LE_CAST && !e->b->sat ? e->b : e->a->kind == LE_CAST && !e->a->sat ? e->a : NULL;
-			const LExpr *dp = cs ? cs->a : NULL;
-			if (dp && dp->kind == LE_BIN && dp->op == LO_DOT2 && dp->type == LT_I32 && dp->a->type == LT_I32 &&
-			    dp->b->type == LT_I32) {
-				LLVMValueRef acc = cg_expr(c, cs == e->b ? e->a : e->b, 0);
-				LLVMValueRef x = acc ? cg_expr(c, dp->a, 0) : NULL, y = x ? cg_expr(c, dp->b, 0) : NULL;
-				if (!y)
-					return NULL;
-				LLVMValueRef args[3] = {x, y, acc};
-				return intrinsic(c, "llvm.arm.smlald", NULL, 0, args, 3);
-			}
+		const LExpr *dp = NULL;
+		int wide = 0;
+		if (e->op == LO_ADD && !in_index && (dp = acc_dot2(e, &wide)) != NULL && (!wide || c->dsp)) {
+			/* add(acc, dot2(x, y)): one smlad; add(acc, cast<i64>(dot2(x, y))),
+			 * the 16x8 kernels' 64-bit accumulators: one smlald (either order) */
+			const LExpr *ae = e->a == dp || (e->a->kind == LE_CAST && e->a->a == dp) ? e->b : e->a;
+			LLVMValueRef acc = cg_expr(c, ae, 0);
+			LLVMValueRef x = acc ? cg_expr(c, dp->a, 0) : NULL, y = x ? cg_expr(c, dp->b, 0) : NULL;
+			if (!y)
+				return NULL;
+			if (!wide)
+				return dot2(c, x, y, acc);
+			LLVMValueRef args[3] = {x, y, acc};
+			return intrinsic(c, "llvm.arm.smlald", NULL, 0, args, 3);
 		}
 		LLVMValueRef a = cg_expr(c, e->a, in_index), b = a ? cg_expr(c, e->b, in_index) : NULL;
 		if (!b)

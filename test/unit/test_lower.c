@@ -30,7 +30,6 @@
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,25 +303,19 @@ static void test_quantize_edges(void **state)
 	(void)state;
 	static const char *const types[2][2] = {{"int8", "-3"}, {"int16", "0"}};
 	for (int ty = 0; ty < 2; ty++) {
-		char path[] = "/tmp/nnl_qedgeXXXXXX";
-		int fd = mkstemp(path);
-		assert_true(fd >= 0);
-		FILE *f = fdopen(fd, "w");
-		assert_non_null(f);
-		fprintf(f,
-		        "{\"type\": \"Model\", \"name\": \"qedge\", \"input_shape\": [1, 600], \"input_datatype\": \"float32\",\n"
-		        " \"output_shape\": [1, 600], \"output_datatype\": \"%s\", \"blocks\": [{\"type\": \"Block\", \"name\": \"b\",\n"
-		        " \"input_shape\": [1, 600], \"input_datatype\": \"float32\", \"output_shape\": [1, 600], \"output_datatype\": \"%s\",\n"
-		        " \"layers\": [{\"type\": \"Tensor\", \"name\": \"Y\", \"shape\": [1, 600], \"datatype\": \"%s\",\n"
-		        "  \"quantization\": {\"scale\": 0.0235294122248888, \"zero_point\": %s}},\n"
-		        " {\"type\": \"Layer\", \"name\": \"Quantize\", \"tensor_input\": \"X\", \"tensor_output\": \"Y\",\n"
-		        "  \"attributes\": {\"datatype\": \"%s\"}}]}]}\n",
-		        types[ty][0], types[ty][0], types[ty][0], types[ty][1], types[ty][0]);
-		fclose(f);
+		char text[2048];
+		snprintf(text, sizeof text,
+		         "{\"type\": \"Model\", \"name\": \"qedge\", \"input_shape\": [1, 600], \"input_datatype\": \"float32\",\n"
+		         " \"output_shape\": [1, 600], \"output_datatype\": \"%s\", \"blocks\": [{\"type\": \"Block\", \"name\": \"b\",\n"
+		         " \"input_shape\": [1, 600], \"input_datatype\": \"float32\", \"output_shape\": [1, 600], \"output_datatype\": \"%s\",\n"
+		         " \"layers\": [{\"type\": \"Tensor\", \"name\": \"Y\", \"shape\": [1, 600], \"datatype\": \"%s\",\n"
+		         "  \"quantization\": {\"scale\": 0.0235294122248888, \"zero_point\": %s}},\n"
+		         " {\"type\": \"Layer\", \"name\": \"Quantize\", \"tensor_input\": \"X\", \"tensor_output\": \"Y\",\n"
+		         "  \"attributes\": {\"datatype\": \"%s\"}}]}]}\n",
+		         types[ty][0], types[ty][0], types[ty][0], types[ty][1], types[ty][0]);
 		Diag d;
 		diag_init(&d);
-		Model *m = json_load_model(path, &d);
-		unlink(path);
+		Model *m = json_load_model_buffer(text, strlen(text), "qedge", ".", &d);
 		if (!m)
 			diag_print(&d, "qedge");
 		assert_non_null(m);
