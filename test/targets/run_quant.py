@@ -20,7 +20,8 @@ an output differs in any bit.
 
 Then the lowering cases named by --cases (test/lower/quant/NAME.json, float in
 and out; default: the 16x8 DSP-kernel cases), on two inputs uniform in
-[-4, 4), against nnl-run the same way.
+[-4, 4), against nnl-run the same way. A case that is missing or not float in
+and out stops the run first (exit 2, each file and what is wrong).
 
   /usr/bin/python3 test/targets/run_quant.py [--targets ...] [--models ...] [--scheme int8|int16x8|int4] [--cases ...]
 """
@@ -104,22 +105,36 @@ def prepare(cls, args, te):
 CASES = ["conv_dw_16x8", "conv_16x8_odd", "conv_16x8_acc64"]
 
 
-def prepare_case(name, args):
-    """test/lower/quant/<name>.json (float in and out) -> (model dir with reference/ from nnl-run, error):
-    two inputs uniform in [-4, 4) (seed 0), saturating the input Quantize too, as test_lower does"""
+def case_model(name):
+    """test/lower/quant/<name>.json -> (its text, its JSON, error): a case must exist and take and
+    give float32 (the harness reads and writes floats)"""
     src = os.path.join(REPO, "test", "lower", "quant", name + ".json")
-    if not os.path.exists(src):
-        return None, f"{src}: no such case"
+    try:
+        with open(src) as f:
+            text = f.read()
+        m = json.loads(text)
+    except OSError as e:
+        return None, None, f"{src}: no such case ({e.strerror})"
+    except ValueError as e:
+        return None, None, f"{src}: not JSON ({e})"
+    if m.get("input_datatype") != "float32" or m.get("output_datatype") != "float32":
+        return None, None, (f"{src}: expected float32 input and output (the target harness reads "
+                            f"floats), found {m.get('input_datatype')} -> {m.get('output_datatype')}")
+    return text, m, ""
+
+
+def prepare_case(name, args):
+    """test/lower/quant/<name>.json (checked by case_model) -> (model dir with reference/ from
+    nnl-run, error): two inputs uniform in [-4, 4) (seed 0), saturating the input Quantize too,
+    as test_lower does"""
+    text, m, err = case_model(name)
+    if text is None:
+        return None, err
     cdir = os.path.join(args.workdir, "cases", name)
     ref = os.path.join(cdir, "reference")
     os.makedirs(ref, exist_ok=True)
-    with open(src) as f:
-        text = f.read()
     with open(os.path.join(cdir, "model.json"), "w") as f:
         f.write(text)
-    m = json.loads(text)
-    if m.get("input_datatype") != "float32" or m.get("output_datatype") != "float32":
-        return None, f"{src}: expected float32 input and output (the harness reads floats)"
     rng = np.random.default_rng(0)
     for i in range(2):
         xp = os.path.join(ref, f"input_{i}.npy")
@@ -163,6 +178,9 @@ def main():
     ap.add_argument("--cases", default=",".join(CASES),
                     help="lowering cases test/lower/quant/NAME.json (float in and out) run too ('' for none)")
     args = ap.parse_args()
+    bad = [err for c in args.cases.split(",") if c for _, _, err in [case_model(c)] if err]
+    if bad:  # before anything is exported or written
+        ap.error("--cases: " + "; ".join(bad))
     args.big_samples = 1
     args.bin = os.path.abspath(args.bin)
     targets = rb.make_targets(args.x86_march)
