@@ -596,7 +596,7 @@ static uint32_t sm_rand(uint32_t *s)
 	return *s;
 }
 
-static LProgram *smlad_loops(int matching, int nib)
+static LProgram *smlad_loops(int matching, int nib, int raw)
 {
 	LProgram *p = loop_new("smlad");
 	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 5 * SM_NT);
@@ -634,7 +634,7 @@ static LProgram *smlad_loops(int matching, int nib)
 		}
 		int r = loop_new_var(p, "r", LT_I32, 1);
 		LExpr *trips = t < SM_NT - 1 ? le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * SM_NT + t)), 0)
-		                             : le_i32(p, SM_TRIPS[t]);
+		                             : le_i32(p, raw ? 3 : SM_TRIPS[t]);
 		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), trips, 1);
 		int xw[2][4];
 		for (int c = 0; c < 2; c++) /* column c at SM_S words from column 0 */
@@ -644,6 +644,13 @@ static LProgram *smlad_loops(int matching, int nib)
 			}
 		for (int j = 0; j < 2; j++) {
 			int ww = loop_new_var(p, "ww", LT_I32, 0), src[2] = {ww, ww}, wp[4];
+			if (raw) { /* the weights as int16 pairs: w[4·r + 2·j + k], read by dot2 as loaded */
+				for (int k = 0; k < XW; k++) {
+					wp[k] = loop_new_var(p, "wp", LT_I32, 0);
+					ls_let(p, &f->body, wp[k], le_load(p, w, le_add(p, le_mul_k(p, le_var(p, r), 4), le_i32(p, 2 * j + k))));
+				}
+				goto dots;
+			}
 			ls_let(p, &f->body, ww, le_load(p, w, le_add(p, le_mul_k(p, le_var(p, r), 2), le_i32(p, j))));
 			if (nib) { /* (w << 4) & M, w & M: the low and the high nibbles as int8 ×16 */
 				LExpr *mask = le_i32(p, (int32_t)0xF0F0F0F0u);
@@ -656,6 +663,7 @@ static LProgram *smlad_loops(int matching, int nib)
 				wp[k] = loop_new_var(p, "wp", LT_I32, 0);
 				ls_let(p, &f->body, wp[k], le_un(p, k % 2 ? LU_SXTB16H : LU_SXTB16, le_var(p, src[k / 2])));
 			}
+		dots:
 			for (int c = 0; c < 2; c++)
 				for (int k = 0; k < XW; k++) {
 					int a = acc[2 * j + c];
@@ -676,17 +684,19 @@ static LProgram *smlad_loops(int matching, int nib)
 }
 
 /* The hand-scheduled loop on the Cortex-M4 (QEMU) gives the interpreter's
- * bits, int8 and int4 (nibbles); so does the ordinary loop; the assembly has
- * the ldrd/post-index form. */
+ * bits, int8, int4 (nibbles) and int16 weight pairs loaded as they are
+ * (conv_dsp's unpacked weights; there the constant trip count is 3, which
+ * the asm takes only for such loops); so does the ordinary loop; the
+ * assembly has the ldrd/post-index form. */
 static void test_smlad_loops_cortex_m4(void **state)
 {
 	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
 		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
 		skip();
 	}
-	for (int v = 0; v < 3; v++) {
-		const int matching = v < 2, nib = v == 1;
-		LProgram *p = smlad_loops(matching, nib);
+	for (int v = 0; v < 4; v++) {
+		const int matching = v != 2, nib = v == 1, raw = v == 3;
+		LProgram *p = smlad_loops(matching, nib, raw);
 		Diag d;
 		diag_init(&d);
 		assert_int_equal(loop_verify(p, &d), 0);
@@ -704,6 +714,8 @@ static void test_smlad_loops_cortex_m4(void **state)
 				assert_non_null(strstr(s, "lsl.w"));
 				assert_non_null(strstr(s, "#4042322160")); /* 0xF0F0F0F0 */
 			}
+			if (raw) /* no unpacking at all */
+				assert_null(strstr(s, "sxtb16"));
 		} else {
 			assert_null(strstr(s, "@APP"));
 		}
@@ -730,7 +742,8 @@ static void test_smlad_loops_cortex_m4(void **state)
 		for (int i = 0; i < 8 * SM_NT; i++) {
 			if (y[i] != ref[i])
 				fprintf(stderr, "smlad (%s loop%s): trip %d output %d: got %.9g expected %.9g\n",
-				        matching ? "asm" : "ordinary", nib ? ", int4" : "", SM_TRIPS[i / 8], i % 8, y[i], ref[i]);
+				        matching ? "asm" : "ordinary", nib ? ", int4" : raw ? ", int16 weights" : "",
+				        raw && i / 8 == SM_NT - 1 ? 3 : SM_TRIPS[i / 8], i % 8, y[i], ref[i]);
 			assert_true(y[i] == ref[i]);
 		}
 		diag_free(&d);

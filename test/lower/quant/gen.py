@@ -159,3 +159,12 @@ RNG = np.random.default_rng(11)
 conv("conv_dw_16x8", 5, 5, 5, 7, 9, 3, 1, 1, 1, dt="int16", deq=True)
 conv("conv_16x8_odd", 5, 3, 1, 5, 6, 3, 2, 1, 1, dt="int16", deq=True)
 conv("conv_16x8_acc64", 128, 4, 1, 4, 5, 3, 1, 1, 1, dt="int16", deq=True)
+
+# the DSP kernel's weights unpacked per row (conv_dsp dsp_unpack: rows of 8 or more output
+# columns): an odd channel count (a 1-channel block) and an odd width (a 1-column block), 5
+# steps a kernel row; 3 input channels at stride 2 (3 steps: the asm's short loops of
+# unpacked pairs); and 16x8 with int32 accumulation (with a Dequantize, for run_quant.py --cases)
+RNG = np.random.default_rng(13)
+conv("conv_wun", 5, 5, 1, 6, 11, 3, 1, 1, 1)
+conv("conv_wun_c3", 3, 4, 1, 7, 20, 3, 2, 1, 1)
+conv("conv_wun_16x8", 5, 3, 1, 5, 11, 3, 1, 1, 1, dt="int16", deq=True)
