@@ -965,24 +965,44 @@ static LExpr *dsp_wword(Q *q, const DspTaps *t, Ix ob, int nk, const Ix *ks, con
 	return LD(q, t->wb, AX(q, 2 + nk, ws, wk, j));
 }
 
+/* The weight word's halves as int16 pairs: i = 0..XW−1 as dsp_taps pairs
+ * them with the band's words (int8: sxtb16, sxtb16h; int4: those of the low
+ * nibbles moved to the bytes' high halves, then of the high nibbles, int8
+ * values ×16) */
+static void dsp_halves(Q *q, LStmtList *l, const DspTaps *t, int ww, int *wv)
+{
+	int src[2] = {ww, ww};
+	if (t->nib) {
+		LExpr *mask = I32(q, (int32_t)0xF0F0F0F0u);
+		src[0] = let(q, l, "wl", B(q, LO_AND, B(q, LO_SHL, V(q, ww), I32(q, 4)), mask));
+		src[1] = let(q, l, "wh", B(q, LO_AND, V(q, ww), I32(q, (int32_t)0xF0F0F0F0u)));
+	}
+	for (int64_t i = 0; i < t->EPW / 2; i++)
+		wv[i] = let(q, l, "wp", le_un(q->p, i % 2 ? LU_SXTB16H : LU_SXTB16, V(q, src[i / 2])));
+}
+
 /* conv_dsp's unpacked weights: per channel block (and output row), the
- * block's weight words as int16 pairs, wun[(kr·bw + j)·2 + i] = i ? sxtb16h
- * : sxtb16 of word (j, kr), so that the block loop loads them (one ldrd a
- * channel and step) instead of extending them for each column pair: 4
- * sxtb16 less and one ldrd more per 16 MACs, for 2·bw·KH·RQ words written
- * per row (taken where the row is wide enough, conv_dsp) */
+ * block's weight words as int16 pairs in steps of two pairs a channel (int4:
+ * two steps a word), wun[((ky·RQw + h)·bw + j)·2 + i'], so that the block
+ * loop loads them (one ldrd a channel and step) instead of extending them
+ * for each column pair: 4 sxtb16 less and one ldrd more per 16 MACs (int4:
+ * also the nibble masks), for 2·bw·KH·RQw words written per row (taken
+ * where the row is wide enough, conv_dsp). Word kr = ky·RQ + r's pair i is
+ * step h = (EPW/4)·r + i/2, i' = i % 2: index kr·XW·bw + (i/2)·2·bw + 2j + i%2. */
 static void dsp_unpack(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw)
 {
 	const DspTaps *t = ctx;
+	const int64_t XW = t->EPW / 2;
 	Ix kr;
 	LStmtList *lk = FOR(q, l, "kr", 0, t->g->KH * t->RQ, &kr);
 	for (int64_t j = 0; j < bw; j++) {
 		int64_t one = 1;
-		int w = let(q, lk, "ww", dsp_wword(q, t, ob, 1, &kr, &one, bw, j));
-		for (int i = 0; i < 2; i++) {
+		int w = let(q, lk, "ww", dsp_wword(q, t, ob, 1, &kr, &one, bw, j)), wv[4];
+		dsp_halves(q, lk, t, w, wv);
+		for (int64_t i = 0; i < XW; i++) {
 			Ix ks[1] = {kr};
-			int64_t kk[1] = {2 * bw};
-			store(q, lk, t->wun, AX(q, 1, ks, kk, 2 * j + i), le_un(q->p, i ? LU_SXTB16H : LU_SXTB16, V(q, w)));
+			int64_t kk[1] = {XW * bw};
+			store(q, lk, t->wun, AX(q, 1, ks, kk, (i / 2) * 2 * bw + 2 * j + i % 2), V(q, wv[i]));
 		}
 	}
 }
@@ -993,11 +1013,14 @@ static void dsp_unpack(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw)
 static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, int64_t cw, const int *acc)
 {
 	const DspTaps *t = ctx;
-	const int64_t KH = t->g->KH, RQ = t->RQ, PB = 2;
-	const int64_t XW = t->EPW / 2; /* packed x words per weight word */
+	const int64_t KH = t->g->KH, PB = 2;
+	/* packed x words per step (weight word, or two unpacked pairs), steps */
+	const int64_t XW = t->wun >= 0 ? 2 : t->EPW / 2, RQ = t->wun >= 0 ? t->RQ * t->EPW / 4 : t->RQ;
 	Ix ky, r;
 	LStmtList *lk = FOR(q, l, "ky", 0, KH, &ky);
 	LStmtList *lt = FOR(q, lk, "r", 0, RQ, &r);
+	if (t->nib && lt != lk) /* int4 is for flash: the unpacked pairs' loop stays a loop */
+		lk->v[lk->n - 1]->nounroll = 1;
 	int xw[2][4];
 	for (int c = 0; c < cw; c++)
 		for (int64_t i = 0; i < XW; i++) {
@@ -1008,7 +1031,7 @@ static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, i
 		}
 	for (int j = 0; j < bw; j++) {
 		int wv[4];
-		if (t->wun >= 0) { /* dsp_unpack's pairs: wun[((ky·RQ + r)·bw + j)·2 + i] */
+		if (t->wun >= 0) { /* dsp_unpack's pairs: wun[((ky·RQw + r)·bw + j)·2 + i] */
 			for (int64_t i = 0; i < XW; i++) {
 				Ix us[2] = {ky, r};
 				int64_t uk[2] = {RQ * bw * 2, bw * 2};
@@ -1017,15 +1040,7 @@ static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, i
 		} else {
 			Ix ks[2] = {ky, r};
 			int64_t kk[2] = {RQ, 1};
-			int ww = let(q, lt, "ww", dsp_wword(q, t, ob, 2, ks, kk, bw, j));
-			int src[2] = {ww, -1};
-			if (t->nib) { /* the nibbles as the high halves of bytes: int8 values ×16 */
-				LExpr *mask = I32(q, (int32_t)0xF0F0F0F0u);
-				src[0] = let(q, lt, "wl", B(q, LO_AND, B(q, LO_SHL, V(q, ww), I32(q, 4)), mask));
-				src[1] = let(q, lt, "wh", B(q, LO_AND, V(q, ww), I32(q, (int32_t)0xF0F0F0F0u)));
-			}
-			for (int64_t i = 0; i < XW; i++)
-				wv[i] = let(q, lt, "wp", le_un(q->p, i % 2 ? LU_SXTB16H : LU_SXTB16, V(q, src[i / 2])));
+			dsp_halves(q, lt, t, let(q, lt, "ww", dsp_wword(q, t, ob, 2, ks, kk, bw, j)), wv);
 		}
 		for (int c = 0; c < cw; c++)
 			for (int64_t i = 0; i < XW; i++) {
@@ -1100,7 +1115,8 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	 * and column pair, KH·RQ·OW/2 steps: OW ≥ 8 (measured: 4 to 12 give the
 	 * same M4 counts within 0.1 %); not for the int4 nibble loops; RQ ≥ 2:
 	 * one step is no loop for the asm (llvm_smlad.c) */
-	int wun = !nib && RQ >= 2 && g->OW >= 8 ? add_scratch(q, a->y->name, "_wun", LT_I32, 2 * 2 * KH * RQ) : -1;
+	const int64_t RQw = RQ * EPW / 4; /* steps of two pairs */
+	int wun = RQw >= 2 && g->OW >= 8 ? add_scratch(q, a->y->name, "_wun", LT_I32, 2 * 2 * KH * RQw) : -1;
 	if (q->err || wb < 0 || band < 0)
 		return -1;
 	const int xb = inb[0];

@@ -182,6 +182,8 @@ struct LStmt {
 	int var;            /* FOR: loop variable; LET/SET: the variable */
 	int buf;            /* STORE */
 	int64_t step;       /* FOR */
+	int nounroll;       /* FOR: keep it a loop, not unrolled (printed "nounroll"; LLVM:
+	                     * llvm.loop.unroll.disable): code size over the loop's overhead */
 	LExpr *lo, *hi;     /* FOR bounds [lo, hi) */
 	LExpr *idx, *val;   /* STORE: buf[idx] = val; LET/SET: val */
 	LExpr *cond;        /* IF */

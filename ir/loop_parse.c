@@ -642,8 +642,15 @@ static void stmt(P *p, LStmtList *to)
 			if (step < 1)
 				fail_at(p, st.line, st.col, "the step of a for must be positive");
 		}
+		int nounroll = 0;
+		if (is_kw(p, "nounroll")) {
+			next(p);
+			nounroll = 1;
+		}
 		int v = declare_held(p, LT_I32, 1);
 		s = check(p, ls_for(g, to, v, lo, hi, step));
+		if (s)
+			s->nounroll = nounroll;
 		block(p, &s->body);
 	} else if (is_kw(p, "let")) {
 		next(p);

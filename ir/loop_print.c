@@ -228,6 +228,8 @@ static void out_stmt(StrBuf *o, const LProgram *p, const LStmt *s, int depth)
 		out_expr(o, p, s->hi);
 		if (s->step != 1)
 			sb_fmt(o, " step %" PRId64, s->step);
+		if (s->nounroll)
+			sb_str(o, " nounroll");
 		sb_str(o, " {\n");
 		out_list(o, p, &s->body, depth + 1);
 		indent(o, depth);

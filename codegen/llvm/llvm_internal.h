@@ -87,6 +87,7 @@ int cg_stmts(CgCtx *c, const LStmtList *l);
  * variable's slot); 1 if emitted, 0 if the loop is not one (nothing built),
  * -1 on error. */
 int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);
+void cg_loop_nounroll(CgCtx *c, LLVMValueRef latch);
 
 /* An error in the loop IR or in LLVM: add to d, remember it; returns NULL so
  * callers can `return cg_fail(...)`. */

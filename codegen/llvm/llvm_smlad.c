@@ -724,17 +724,11 @@ int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 	LLVMValueRef inext = LLVMBuildNUWAdd(c->b, iphi, one, "");
 	LLVMBasicBlockRef loop_end = LLVMGetInsertBlock(c->b);
 	LLVMValueRef latch = LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntULT, inext, half, ""), loop, mid);
-	if (m.n_nb) {
-		/* int4 is for flash: LLVM would unroll the loop whole where the trip
-		 * count is known; keep it a loop (llvm.loop.unroll.disable) */
-		LLVMMetadataRef dis = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
-		LLVMMetadataRef opt = LLVMMDNodeInContext2(c->ctx, &dis, 1);
-		LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->ctx, NULL, 0); /* the loop ID refers to itself */
-		LLVMMetadataRef ops[2] = {tmp, opt};
-		LLVMMetadataRef node = LLVMMDNodeInContext2(c->ctx, ops, 2);
-		LLVMMetadataReplaceAllUsesWith(tmp, node);
-		LLVMSetMetadata(latch, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), LLVMMetadataAsValue(c->ctx, node));
-	}
+	/* int4 is for flash: LLVM would unroll the loop whole where the trip
+	 * count is known; keep it a loop (the nibble loops, and the loops the
+	 * lowering marks nounroll: int4's unpacked pairs) */
+	if (m.n_nb || s->nounroll)
+		cg_loop_nounroll(c, latch);
 	LLVMValueRef inc_v[2] = {zero, inext};
 	LLVMBasicBlockRef inc_b[2] = {pre, loop_end};
 	LLVMAddIncoming(iphi, inc_v, inc_b, 2);

@@ -17,6 +17,7 @@
  * --print-after=codegen reads like the loop IR.
  */
 #include "llvm_internal.h"
+#include <llvm-c/DebugInfo.h>
 
 static int stmt(CgCtx *c, const LStmt *s);
 
@@ -89,7 +90,9 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 	int nsw = s->step == 1 || (s->hi->kind == LE_CONST && s->hi->ival <= INT32_MAX - s->step);
 	if (nsw) {
 		LLVMBuildStore(c->b, LLVMBuildNSWAdd(c->b, v, step, ""), slot);
-		LLVMBuildBr(c->b, header);
+		LLVMValueRef br = LLVMBuildBr(c->b, header);
+		if (s->nounroll)
+			cg_loop_nounroll(c, br);
 	} else {
 		/* v + s past INT32_MAX ends the loop (as in ir/loop_eval.c) instead of wrapping */
 		LLVMTypeRef t = i32;
@@ -98,10 +101,24 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 		LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
 		LLVMValueRef r = LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &t, 1), f, args, 2, "");
 		LLVMBuildStore(c->b, LLVMBuildExtractValue(c->b, r, 0, ""), slot);
-		LLVMBuildCondBr(c->b, LLVMBuildExtractValue(c->b, r, 1, ""), exit, header);
+		LLVMValueRef br = LLVMBuildCondBr(c->b, LLVMBuildExtractValue(c->b, r, 1, ""), exit, header);
+		if (s->nounroll)
+			cg_loop_nounroll(c, br);
 	}
 	LLVMPositionBuilderAtEnd(c->b, exit);
 	return 0;
+}
+
+/* llvm.loop.unroll.disable on a loop's latch branch (the loop ID refers to itself) */
+void cg_loop_nounroll(CgCtx *c, LLVMValueRef latch)
+{
+	LLVMMetadataRef dis = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
+	LLVMMetadataRef opt = LLVMMDNodeInContext2(c->ctx, &dis, 1);
+	LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->ctx, NULL, 0);
+	LLVMMetadataRef ops[2] = {tmp, opt};
+	LLVMMetadataRef node = LLVMMDNodeInContext2(c->ctx, ops, 2);
+	LLVMMetadataReplaceAllUsesWith(tmp, node);
+	LLVMSetMetadata(latch, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), LLVMMetadataAsValue(c->ctx, node));
 }
 
 static int if_stmt(CgCtx *c, const LStmt *s)

@@ -636,6 +636,7 @@ static LProgram *smlad_loops(int matching, int nib, int raw)
 		LExpr *trips = t < SM_NT - 1 ? le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * SM_NT + t)), 0)
 		                             : le_i32(p, raw ? 3 : SM_TRIPS[t]);
 		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), trips, 1);
+		f->nounroll = raw && t == 0; /* as int4's unpacked pairs: kept a loop */
 		int xw[2][4];
 		for (int c = 0; c < 2; c++) /* column c at SM_S words from column 0 */
 			for (int k = 0; k < XW; k++) {
@@ -728,6 +729,11 @@ static void test_smlad_loops_cortex_m4(void **state)
 			assert_non_null(s);
 			assert_non_null(strstr(s, "~{memory}"));
 			assert_non_null(strstr(s, "memory(read)"));
+			/* int4 (nibbles in the asm, or a nounroll loop) stays a loop */
+			if (nib || raw)
+				assert_non_null(strstr(s, "llvm.loop.unroll.disable"));
+			else
+				assert_null(strstr(s, "llvm.loop.unroll.disable"));
 			free(s);
 		}
 		CgOptions o = opts("thumbv7em", CG_FILE_OBJ);

@@ -254,6 +254,7 @@ static void test_roundtrip_all(void **state)
 	int u = loop_add_var(p, "u", LT_U16, 0);
 	LStmt *f = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, 8), 2);
 	f->label = loop_strdup(p, "  weird\tlabel  ");
+	f->nounroll = 1;
 	ls_let(p, &f->body, x, le_load(p, bi, le_var(p, i)));
 	ls_let(p, &f->body, n, le_int(p, LT_I64, INT64_MIN));
 	ls_let(p, &f->body, c, le_int(p, LT_I1, 1));
@@ -296,7 +297,7 @@ static void test_roundtrip_all(void **state)
 	assert_non_null(strstr(t, "buffer add: input f32[8] align 16\n"));
 	assert_non_null(strstr(t, "let \"load\": i32 = add(i, -1)\n"));
 	assert_non_null(strstr(t, "buffer \"out\\\"put\\x0a\": output f64[8] align 16\n"));
-	assert_non_null(strstr(t, "# weird label\nfor i in 0..8 step 2 {\n"));
+	assert_non_null(strstr(t, "# weird label\nfor i in 0..8 step 2 nounroll {\n"));
 	assert_non_null(strstr(t, "let n: i64 = -9223372036854775808:i64\n"));
 	assert_non_null(strstr(t, "set x = inf:f32\n"));
 	assert_non_null(strstr(t, "set x = -inf:f32\n"));
@@ -315,6 +316,7 @@ static void test_roundtrip_all(void **state)
 	/* exact floats survive */
 	LStmt *qf = q->body.v[0];
 	assert_int_equal(qf->step, 2);
+	assert_int_equal(qf->nounroll, 1);
 	assert_string_equal(qf->label, "weird label");
 	loop_free(q);
 	loop_free(p);
