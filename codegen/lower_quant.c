@@ -995,6 +995,8 @@ static void dsp_unpack(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw)
 	const int64_t XW = t->EPW / 2;
 	Ix kr;
 	LStmtList *lk = FOR(q, l, "kr", 0, t->g->KH * t->RQ, &kr);
+	if (lk != l) /* a loop (the asm's, llvm_smlad.c), not unrolled: it runs once a row */
+		l->v[l->n - 1]->nounroll = 1;
 	for (int64_t j = 0; j < bw; j++) {
 		int64_t one = 1;
 		int w = let(q, lk, "ww", dsp_wword(q, t, ob, 1, &kr, &one, bw, j)), wv[4];

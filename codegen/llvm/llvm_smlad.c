@@ -25,7 +25,10 @@
  *
  * Weight words already unpacked to int16 pairs (conv_dsp's dsp_unpack: a
  * dot2 of two loads, the first the weight) are loaded and used as they are,
- * no sxtb16: 12 instructions per 16 MACs.
+ * no sxtb16: 12 instructions per 16 MACs. The unpacking loop itself (lets of
+ * weight-word loads, their sxtb16/sxtb16h, each stored once to another
+ * buffer; emit_step_unpack) is emitted the same way: ldrd, four sxtb16, two
+ * strd per two words (LLVM's code: two ldr, four str).
  *
  * int4 weights (the nibbles as int8 ×16: wl = (w << 4) & 0xF0F0F0F0, wh =
  * w & 0xF0F0F0F0, then sxtb16 of those) are unpacked in the asm too, in two
@@ -70,6 +73,8 @@ typedef struct SmLoad {
 	int used;
 	int reg;        /* temp operand */
 	int pair;       /* input loads: the other half of an ldrd (index), -1 */
+	int store;      /* an unpacking loop's store of sxt sval (var −1), not a load */
+	int sval;
 	int reg2;       /* int4 weight words: the temporary for their high halves */
 	int emitted;
 } SmLoad;
@@ -108,6 +113,7 @@ typedef struct SmLoop {
 	int64_t st_adv[SM_MAX_STREAMS];
 	int n_st;
 	int n_tmp;
+	int unpack;     /* an unpacking loop: loads, sxtb16s, stores (emit_step_unpack) */
 } SmLoop;
 
 static int find_load(const SmLoop *m, int var)
@@ -252,6 +258,25 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 					return 0;
 			m->sx[m->n_sx++] = (SmSxt){t->var, li, e->op == LU_SXTB16H, ni, 0, 0};
 			m->ld[li].weight = 1;
+		} else if (t->kind == LS_STORE && t->val->kind == LE_VAR && find_sxt(m, t->val->var) >= 0 &&
+		           p->bufs[t->buf].type == LT_I32 && t->idx->type == LT_I32) {
+			/* an unpacking loop (conv_dsp's dsp_unpack): buf[i] = an sxtb16 half */
+			if (m->n_ld == SM_MAX_LOADS)
+				return 0;
+			SmLoad *l = &m->ld[m->n_ld];
+			if (laff_of(t->idx, &l->aff) != 0)
+				return 0;
+			for (int k = 0; k < l->aff.n; k++)
+				if (l->aff.var[k] != r && defined_in_body(s, l->aff.var[k]))
+					return 0;
+			l->var = -1;
+			l->buf = t->buf;
+			l->idx = t->idx;
+			l->pair = -1;
+			l->store = 1;
+			l->sval = find_sxt(m, t->val->var);
+			l->used = 1;
+			m->n_ld++;
 		} else if (t->kind == LS_SET && p->vars[t->var].type == LT_I32 && e->kind == LE_BIN && e->op == LO_ADD) {
 			const LExpr *av = e->a, *dp = e->b;
 			if (av->kind != LE_VAR)
@@ -287,13 +312,36 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 			return 0;
 		}
 	}
-	if (!m->n_dot)
+	int n_store = 0;
+	for (int i = 0; i < m->n_ld; i++)
+		n_store += m->ld[i].store;
+	if (n_store) {
+		/* unpacking: no dots, no nibbles, no raw pairs; every half stored once,
+		 * and no load and store of one buffer (the stores may not feed the loads) */
+		if (m->n_dot || m->n_nb || short_trip)
+			return 0;
+		for (int k = 0; k < m->n_sx; k++) {
+			int n = 0;
+			for (int i = 0; i < m->n_ld; i++)
+				n += m->ld[i].store && m->ld[i].sval == k;
+			if (m->sx[k].raw || n != 1)
+				return 0;
+		}
+		for (int i = 0; i < m->n_ld; i++)
+			for (int j = 0; j < m->n_ld; j++)
+				if (m->ld[i].store && !m->ld[j].store && m->ld[i].buf == m->ld[j].buf)
+					return 0;
+		m->unpack = 1;
+	} else if (!m->n_dot) {
 		return 0;
+	}
 	if (short_trip && !raw_blocks(m))
 		return 0;
 	/* every load is either a weight word (read by sxtb16 only) or an input
 	 * word (read by dot2 only); accumulators appear in no index */
 	for (int i = 0; i < m->n_ld; i++) {
+		if (m->ld[i].store)
+			continue;
 		if (m->ld[i].weight && m->ld[i].used)
 			return 0;
 		if (m->ld[i].weight)
@@ -343,7 +391,8 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 			continue;
 		for (int j = 0; j < m->n_ld; j++) {
 			SmLoad *b = &m->ld[j];
-			if (j != i && b->used && b->weight == a->weight && b->pair < 0 && b->stream == a->stream &&
+			if (j != i && b->used && b->weight == a->weight && b->store == a->store && b->pair < 0 &&
+			    b->stream == a->stream &&
 			    b->off == a->off + 4 && a->off <= 1020) {
 				a->pair = j;
 				b->pair = i;
@@ -446,7 +495,7 @@ static int next_load(const SmLoop *m, int weights)
 	int best = -1;
 	for (int i = 0; i < m->n_ld; i++) {
 		const SmLoad *l = &m->ld[i];
-		if (!l->used || l->emitted || l->weight != weights)
+		if (!l->used || l->emitted || l->weight != weights || l->store)
 			continue;
 		int64_t off = l->pair >= 0 && m->ld[l->pair].off < l->off ? m->ld[l->pair].off : l->off;
 		int64_t boff = 0;
@@ -489,6 +538,80 @@ static void emit_step(StrBuf *b, SmLoop *m)
 				sb_fmt(b, "smlad $%d, $%d, $%d, $%d\n\t", t->acc, m->sx[t->sxt].reg, m->ld[t->load].reg, t->acc);
 		}
 	}
+}
+
+/* An unpacking loop's stores: the highest offset first (the stream's base,
+ * post-indexed, last), two 4 bytes apart as one strd. */
+static void emit_stores(StrBuf *b, SmLoop *m, int *advanced)
+{
+	for (;;) {
+		int i = -1;
+		for (int k = 0; k < m->n_ld; k++) {
+			const SmLoad *l = &m->ld[k];
+			if (!l->store || l->emitted)
+				continue;
+			int64_t off = l->pair >= 0 && m->ld[l->pair].off < l->off ? m->ld[l->pair].off : l->off;
+			int64_t boff = 0;
+			if (i >= 0)
+				boff = m->ld[i].pair >= 0 && m->ld[m->ld[i].pair].off < m->ld[i].off ? m->ld[m->ld[i].pair].off : m->ld[i].off;
+			if (i < 0 || off > boff)
+				i = k;
+		}
+		if (i < 0)
+			return;
+		const SmLoad *l = &m->ld[i];
+		int lo = i, hi = -1;
+		if (l->pair >= 0) {
+			lo = m->ld[l->pair].off < l->off ? l->pair : i;
+			hi = lo == i ? l->pair : i;
+		}
+		int st = l->stream, ptr = OP_ST(m, st), last = last_of_stream(m, i);
+		int64_t off = m->ld[lo].off;
+		int post = last && off == 0;
+		int rlo = m->sx[m->ld[lo].sval].reg;
+		if (hi >= 0) {
+			int rhi = m->sx[m->ld[hi].sval].reg;
+			if (post)
+				sb_fmt(b, "strd $%d, $%d, [$%d], #%lld\n\t", rlo, rhi, ptr, (long long)m->st_adv[st]);
+			else
+				sb_fmt(b, "strd $%d, $%d, [$%d, #%lld]\n\t", rlo, rhi, ptr, (long long)off);
+			m->ld[hi].emitted = 1;
+		} else if (post) {
+			sb_fmt(b, "str $%d, [$%d], #%lld\n\t", rlo, ptr, (long long)m->st_adv[st]);
+		} else {
+			sb_fmt(b, "str $%d, [$%d, #%lld]\n\t", rlo, ptr, (long long)off);
+		}
+		m->ld[lo].emitted = 1;
+		if (last) {
+			if (!post)
+				sb_fmt(b, "add $%d, $%d, #%lld\n\t", ptr, ptr, (long long)m->st_adv[st]);
+			advanced[st] = 1;
+		}
+	}
+}
+
+/* An unpacking loop's step: the weight words (ldr/ldrd), their halves
+ * (sxtb16 …, ror #8 into a register of their own, sxtb16 in place), the
+ * stores. */
+static void emit_step_unpack(StrBuf *b, SmLoop *m)
+{
+	int advanced[SM_MAX_STREAMS] = {0};
+	for (int i = 0; i < m->n_ld; i++)
+		m->ld[i].emitted = 0;
+	for (int i; (i = next_load(m, 1)) >= 0;) {
+		emit_load(b, m, i, advanced);
+		int words[2] = {i, m->ld[i].pair};
+		for (int w = 0; w < 2 && words[w] >= 0; w++)
+			for (int h = 1; h >= 0; h--)
+				for (int k = 0; k < m->n_sx; k++)
+					if (m->sx[k].load == words[w] && m->sx[k].hi == h)
+						sb_fmt(b, h ? "sxtb16 $%d, $%d, ror #8\n\t" : "sxtb16 $%d, $%d\n\t", m->sx[k].reg,
+						       m->ld[words[w]].reg);
+	}
+	emit_stores(b, m, advanced);
+	for (int st = 0; st < m->n_st; st++)
+		if (!advanced[st])
+			sb_fmt(b, "add $%d, $%d, #%lld\n\t", OP_ST(m, st), OP_ST(m, st), (long long)m->st_adv[st]);
 }
 
 /* Does dot d read a half of a nibble word of the given kind (low nibbles)? */
@@ -592,7 +715,7 @@ static void assign_regs(SmLoop *m)
 	int in0 = OP_TMP(m, k), in1 = OP_TMP(m, k + 1);
 	for (int i = 0; i < m->n_ld; i++) {
 		SmLoad *l = &m->ld[i];
-		if (!l->used || l->weight)
+		if (!l->used || l->weight || l->store)
 			continue;
 		if (l->pair >= 0)
 			l->reg = m->ld[l->pair].off < l->off ? in1 : in0;
@@ -621,9 +744,10 @@ static void call_steps(CgCtx *c, SmLoop *m, LLVMValueRef asmfn, LLVMTypeRef fty,
 	/* the asm reads memory through its pointers (the band, the weights):
 	 * memory(read) for the IR passes (with the ~{memory} clobber alone they
 	 * would take it for a write too); the clobber is what the machine passes
-	 * see (make_asm) */
-	LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
-	                         LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("memory", 6), MEM_READ_ALL));
+	 * see (make_asm). An unpacking loop writes: no attribute, any access. */
+	if (!m->unpack)
+		LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
+		                         LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("memory", 6), MEM_READ_ALL));
 	for (int a = 0; a < m->n_acc; a++)
 		accs[a] = LLVMBuildExtractValue(c->b, r, (unsigned)a, "");
 	for (int k = 0; k < m->n_st; k++)
@@ -634,7 +758,7 @@ static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
 {
 	StrBuf b = {0};
 	for (int k = 0; k < steps; k++)
-		(m->n_nb ? emit_step_nib : emit_step)(&b, m);
+		(m->unpack ? emit_step_unpack : m->n_nb ? emit_step_nib : emit_step)(&b, m);
 	char cons[512];
 	size_t n = 0;
 	int nout = m->n_acc + m->n_st + m->n_tmp;

@@ -757,6 +757,86 @@ static void test_smlad_loops_cortex_m4(void **state)
 	}
 }
 
+/* The weight-unpacking loop (conv_dsp's dsp_unpack: words loaded, split by
+ * sxtb16/sxtb16h, stored as int16 pairs) in asm: ldrd, strd, the pointers
+ * post-indexed; then read back. Trip counts 9 (odd: the single step) and
+ * 10, from the input, and a constant 12 kept a loop (nounroll); the M4's
+ * bits equal the interpreter's. */
+#define UP_N 12
+static void test_unpack_loop_cortex_m4(void **state)
+{
+	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
+		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
+		skip();
+	}
+	LProgram *p = loop_new("unpack");
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 2);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 3 * 4 * UP_N);
+	int w = loop_add_buf(p, "w", LB_CONST, LT_I32, 2 * UP_N);
+	int u = loop_add_buf(p, "u", LB_ARENA, LT_I32, 4 * UP_N);
+	p->bufs[u].offset = 0;
+	p->arena_bytes = 4 * UP_N * 4;
+	uint32_t seed = 11;
+	int32_t *wd = malloc(2 * UP_N * sizeof *wd);
+	for (int i = 0; i < 2 * UP_N; i++)
+		wd[i] = (int32_t)sm_rand(&seed);
+	p->bufs[w].data = wd;
+	for (int t = 0; t < 3; t++) {
+		int k = loop_new_var(p, "k", LT_I32, 1);
+		LExpr *n = t < 2 ? le_cast(p, LT_I32, le_load(p, x, le_i32(p, t)), 0) : le_i32(p, UP_N);
+		LStmt *f = ls_for(p, &p->body, k, le_i32(p, 0), n, 1);
+		f->nounroll = t == 2;
+		for (int j = 0; j < 2; j++) { /* two words a step, each word's halves side by side */
+			int ww = loop_new_var(p, "ww", LT_I32, 0);
+			ls_let(p, &f->body, ww, le_load(p, w, le_add(p, le_mul_k(p, le_var(p, k), 2), le_i32(p, j))));
+			for (int h = 0; h < 2; h++) {
+				int v = loop_new_var(p, "wp", LT_I32, 0);
+				ls_let(p, &f->body, v, le_un(p, h ? LU_SXTB16H : LU_SXTB16, le_var(p, ww)));
+				ls_store(p, &f->body, u, le_add(p, le_mul_k(p, le_var(p, k), 4), le_i32(p, 2 * j + h)), le_var(p, v));
+			}
+		}
+		/* read back all of u (what the loop did not write is what it held) */
+		int i = loop_new_var(p, "i", LT_I32, 1);
+		LStmt *g = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, 4 * UP_N), 1);
+		ls_store(p, &g->body, y, le_add(p, le_var(p, i), le_i32(p, t * 4 * UP_N)),
+		         le_cast(p, LT_F32, le_bin(p, LO_SHR, le_load(p, u, le_var(p, i)), le_i32(p, 8)), 0));
+	}
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(loop_verify(p, &d), 0);
+	const float in[2] = {9, 10};
+	float ref[3 * 4 * UP_N], out[3 * 4 * UP_N];
+	/* the arena starts zeroed in both */
+	assert_int_equal(loop_eval(p, in, ref, &d), 0);
+	size_t n;
+	char *s = emit(p, "thumbv7em", NULL, CG_FILE_ASM, &n);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "@APP"));
+	assert_non_null(strstr(s, "strd"));
+	assert_non_null(strstr(s, "], #16"));
+	free(s);
+	s = emit(p, "thumbv7em", NULL, CG_FILE_LL, &n);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "llvm.loop.unroll.disable"));
+	assert_null(strstr(s, "memory(read)")); /* it writes */
+	free(s);
+	CgOptions o = opts("thumbv7em", CG_FILE_OBJ);
+	char path[512];
+	snprintf(path, sizeof path, "%s/unpack.o", tmpdir);
+	assert_int_equal(compile(p, &o, path, &d), 0);
+	write_header(p, "unpack");
+	int sn, sa;
+	memset(out, 0, sizeof out);
+	assert_int_equal(run_on(&mps2, "unpack", in, 2, out, 3 * 4 * UP_N, &sn, &sa, (int)p->arena_bytes), 0);
+	for (int i = 0; i < 3 * 4 * UP_N; i++) {
+		if (out[i] != ref[i])
+			fprintf(stderr, "unpack: output %d: got %.9g expected %.9g\n", i, out[i], ref[i]);
+		assert_true(out[i] == ref[i]);
+	}
+	diag_free(&d);
+	loop_free(p);
+}
+
 /* ---- every target, every output kind ------------------------------------- */
 
 static void test_every_target_emits(void **state)
@@ -973,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(test_pairs_run_cortex_m4),
 		cmocka_unit_test(test_pairs_instructions),
 		cmocka_unit_test(test_smlad_loops_cortex_m4),
+		cmocka_unit_test(test_unpack_loop_cortex_m4),
 		cmocka_unit_test(test_every_target_emits),
 		cmocka_unit_test(test_thumb_float_abi),
 		cmocka_unit_test(test_riscv_float_abi_flags),
