@@ -509,12 +509,10 @@ static int next_load(const SmLoop *m, int weights)
 	return best;
 }
 
-static void emit_step(StrBuf *b, SmLoop *m)
+/* The weight words: ldr/ldrd, then each word's high half into its own
+ * register and the low half in place (raw pairs: as loaded). */
+static void emit_weights(StrBuf *b, SmLoop *m, int *advanced)
 {
-	int advanced[SM_MAX_STREAMS] = {0};
-	for (int i = 0; i < m->n_ld; i++)
-		m->ld[i].emitted = 0;
-	/* weights: ldr, then the high half into its own register and the low half in place */
 	for (int i; (i = next_load(m, 1)) >= 0;) {
 		emit_load(b, m, i, advanced);
 		int words[2] = {i, m->ld[i].pair};
@@ -529,6 +527,14 @@ static void emit_step(StrBuf *b, SmLoop *m)
 				sb_fmt(b, "sxtb16 $%d, $%d\n\t", m->sx[lo].reg, m->ld[words[w]].reg);
 		}
 	}
+}
+
+static void emit_step(StrBuf *b, SmLoop *m)
+{
+	int advanced[SM_MAX_STREAMS] = {0};
+	for (int i = 0; i < m->n_ld; i++)
+		m->ld[i].emitted = 0;
+	emit_weights(b, m, advanced);
 	/* inputs: one ldrd (or ldr), then every smlad that reads them */
 	for (int i; (i = next_load(m, 0)) >= 0;) {
 		emit_load(b, m, i, advanced);
@@ -598,16 +604,7 @@ static void emit_step_unpack(StrBuf *b, SmLoop *m)
 	int advanced[SM_MAX_STREAMS] = {0};
 	for (int i = 0; i < m->n_ld; i++)
 		m->ld[i].emitted = 0;
-	for (int i; (i = next_load(m, 1)) >= 0;) {
-		emit_load(b, m, i, advanced);
-		int words[2] = {i, m->ld[i].pair};
-		for (int w = 0; w < 2 && words[w] >= 0; w++)
-			for (int h = 1; h >= 0; h--)
-				for (int k = 0; k < m->n_sx; k++)
-					if (m->sx[k].load == words[w] && m->sx[k].hi == h)
-						sb_fmt(b, h ? "sxtb16 $%d, $%d, ror #8\n\t" : "sxtb16 $%d, $%d\n\t", m->sx[k].reg,
-						       m->ld[words[w]].reg);
-	}
+	emit_weights(b, m, advanced);
 	emit_stores(b, m, advanced);
 	for (int st = 0; st < m->n_st; st++)
 		if (!advanced[st])
