@@ -995,7 +995,7 @@ static void dsp_unpack(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw)
 	const int64_t XW = t->EPW / 2;
 	Ix kr;
 	LStmtList *lk = FOR(q, l, "kr", 0, t->g->KH * t->RQ, &kr);
-	if (lk != l) /* a loop (the asm's, llvm_smlad.c), not unrolled: it runs once a row */
+	if (lk != l) /* kept a loop (int8: the asm's, llvm_smlad.c): it runs once a row */
 		l->v[l->n - 1]->nounroll = 1;
 	for (int64_t j = 0; j < bw; j++) {
 		int64_t one = 1;
@@ -1112,11 +1112,11 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
 	int band = add_scratch(q, a->y->name, "_band", LT_I32, KH * RW);
 	/* the weights unpacked per block and row (dsp_unpack) where the row has
-	 * the columns to repay it: per row and channel pair 2·KH·RQ words
-	 * unpacked (~6 instructions each) against 3 instructions saved per step
-	 * and column pair, KH·RQ·OW/2 steps: OW ≥ 8 (measured: 4 to 12 give the
-	 * same M4 counts within 0.1 %); not for the int4 nibble loops; RQ ≥ 2:
-	 * one step is no loop for the asm (llvm_smlad.c) */
+	 * the columns to repay it: per row and channel pair 2·KH·RQ weight words
+	 * unpacked (3.5 instructions each in the asm, more for int4's nibbles)
+	 * against 3 instructions saved per step and column pair, KH·RQw·OW/2
+	 * steps: OW ≥ 8 (measured: 4 to 12 give the same M4 counts within
+	 * 0.1 %); RQw ≥ 2: one step is no loop for the asm (llvm_smlad.c) */
 	const int64_t RQw = RQ * EPW / 4; /* steps of two pairs */
 	int wun = RQw >= 2 && g->OW >= 8 ? add_scratch(q, a->y->name, "_wun", LT_I32, 2 * 2 * KH * RQw) : -1;
 	if (q->err || wb < 0 || band < 0)

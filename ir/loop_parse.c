@@ -649,8 +649,7 @@ static void stmt(P *p, LStmtList *to)
 		}
 		int v = declare_held(p, LT_I32, 1);
 		s = check(p, ls_for(g, to, v, lo, hi, step));
-		if (s)
-			s->nounroll = nounroll;
+		s->nounroll = nounroll;
 		block(p, &s->body);
 	} else if (is_kw(p, "let")) {
 		next(p);

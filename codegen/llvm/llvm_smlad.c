@@ -200,6 +200,21 @@ static int raw_blocks(const SmLoop *m)
 	return 1;
 }
 
+/* Entry l (a load, or an unpacking loop's store) at buf[idx]: its affine
+ * index, whose variables other than r are defined outside the body. */
+static int entry_at(const LStmt *s, int r, SmLoad *l, int buf, const LExpr *idx)
+{
+	if (laff_of(idx, &l->aff) != 0)
+		return -1;
+	for (int k = 0; k < l->aff.n; k++)
+		if (l->aff.var[k] != r && defined_in_body(s, l->aff.var[k]))
+			return -1;
+	l->buf = buf;
+	l->idx = idx;
+	l->pair = -1;
+	return 0;
+}
+
 /* Does the loop have the shape in the header comment? Fills m. */
 static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 {
@@ -221,15 +236,9 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 			if (p->bufs[e->buf].type != LT_I32 || e->a->type != LT_I32)
 				return 0;
 			SmLoad *l = &m->ld[m->n_ld];
-			if (laff_of(e->a, &l->aff) != 0)
+			if (entry_at(s, r, l, e->buf, e->a) < 0)
 				return 0;
-			for (int k = 0; k < l->aff.n; k++)
-				if (l->aff.var[k] != r && defined_in_body(s, l->aff.var[k]))
-					return 0;
 			l->var = t->var;
-			l->buf = e->buf;
-			l->idx = e->a;
-			l->pair = -1;
 			m->n_ld++;
 		} else if (t->kind == LS_LET && p->vars[t->var].type == LT_I32 && e->kind == LE_BIN && e->op == LO_AND &&
 		           e->b->kind == LE_CONST && e->b->ival == SM_NIB_MASK) {
@@ -264,15 +273,9 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 			if (m->n_ld == SM_MAX_LOADS)
 				return 0;
 			SmLoad *l = &m->ld[m->n_ld];
-			if (laff_of(t->idx, &l->aff) != 0)
+			if (entry_at(s, r, l, t->buf, t->idx) < 0)
 				return 0;
-			for (int k = 0; k < l->aff.n; k++)
-				if (l->aff.var[k] != r && defined_in_body(s, l->aff.var[k]))
-					return 0;
 			l->var = -1;
-			l->buf = t->buf;
-			l->idx = t->idx;
-			l->pair = -1;
 			l->store = 1;
 			l->sval = find_sxt(m, t->val->var);
 			l->used = 1;
@@ -287,11 +290,11 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 			int sx = find_sxt(m, dp->a->var), li = find_load(m, dp->b->var);
 			if (sx < 0 || li < 0)
 				sx = find_sxt(m, dp->b->var), li = find_load(m, dp->a->var);
-			if ((sx < 0 || li < 0) && find_load(m, dp->a->var) >= 0 && find_load(m, dp->b->var) >= 0) {
+			int wl = find_load(m, dp->a->var), xl = find_load(m, dp->b->var);
+			if ((sx < 0 || li < 0) && wl >= 0 && xl >= 0) {
 				/* dot2 of two loads: the first is a weight word of int16
 				 * pairs (conv_dsp's unpacked weights), held like an sxtb16 */
-				int wl = find_load(m, dp->a->var);
-				li = find_load(m, dp->b->var);
+				li = xl;
 				for (int k = 0; k < m->n_sx; k++)
 					if (m->sx[k].load == wl)
 						return 0;
@@ -451,8 +454,12 @@ static int last_of_stream(const SmLoop *m, int i)
 	return 1;
 }
 
-/* ldr/ldrd of load i (and its pair) into its register(s); post-indexed when it
- * is the stream's last load and sits at the stream's base. */
+/* The register entry i loads into, or (a store) stores from. */
+static int entry_reg(const SmLoop *m, int i) { return m->ld[i].store ? m->sx[m->ld[i].sval].reg : m->ld[i].reg; }
+
+/* ldr/ldrd of load i (and its pair) into its register(s), or str/strd of a
+ * store; post-indexed when it is the stream's last access and sits at the
+ * stream's base. */
 static void emit_load_at(StrBuf *b, SmLoop *m, int i, int *advanced, int allow_post);
 
 static void emit_load(StrBuf *b, SmLoop *m, int i, int *advanced) { emit_load_at(b, m, i, advanced, 1); }
@@ -460,6 +467,7 @@ static void emit_load(StrBuf *b, SmLoop *m, int i, int *advanced) { emit_load_at
 static void emit_load_at(StrBuf *b, SmLoop *m, int i, int *advanced, int allow_post)
 {
 	SmLoad *l = &m->ld[i];
+	const char *op = l->store ? "str" : "ldr";
 	int lo = i, hi = -1;
 	if (l->pair >= 0) {
 		lo = m->ld[l->pair].off < l->off ? l->pair : i;
@@ -471,14 +479,15 @@ static void emit_load_at(StrBuf *b, SmLoop *m, int i, int *advanced, int allow_p
 	int post = last && off == 0;
 	if (hi >= 0) {
 		if (post)
-			sb_fmt(b, "ldrd $%d, $%d, [$%d], #%lld\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)m->st_adv[st]);
+			sb_fmt(b, "%sd $%d, $%d, [$%d], #%lld\n\t", op, entry_reg(m, lo), entry_reg(m, hi), ptr,
+			       (long long)m->st_adv[st]);
 		else
-			sb_fmt(b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", m->ld[lo].reg, m->ld[hi].reg, ptr, (long long)off);
+			sb_fmt(b, "%sd $%d, $%d, [$%d, #%lld]\n\t", op, entry_reg(m, lo), entry_reg(m, hi), ptr, (long long)off);
 		m->ld[hi].emitted = 1;
 	} else if (post) {
-		sb_fmt(b, "ldr $%d, [$%d], #%lld\n\t", l->reg, ptr, (long long)m->st_adv[st]);
+		sb_fmt(b, "%s $%d, [$%d], #%lld\n\t", op, entry_reg(m, i), ptr, (long long)m->st_adv[st]);
 	} else {
-		sb_fmt(b, "ldr $%d, [$%d, #%lld]\n\t", l->reg, ptr, (long long)off);
+		sb_fmt(b, "%s $%d, [$%d, #%lld]\n\t", op, entry_reg(m, i), ptr, (long long)off);
 	}
 	m->ld[lo].emitted = 1;
 	if (last) {
@@ -488,14 +497,15 @@ static void emit_load_at(StrBuf *b, SmLoop *m, int i, int *advanced, int allow_p
 	}
 }
 
-/* Loads in emission order: weights first, then inputs; within a stream the
- * highest offset first, so the base load (post-indexed) comes last. */
-static int next_load(const SmLoop *m, int weights)
+/* Entries in emission order: weights first, then inputs (or an unpacking
+ * loop's stores: kind 2); within a stream the highest offset first, so the
+ * base access (post-indexed) comes last. */
+static int next_load(const SmLoop *m, int kind)
 {
 	int best = -1;
 	for (int i = 0; i < m->n_ld; i++) {
 		const SmLoad *l = &m->ld[i];
-		if (!l->used || l->emitted || l->weight != weights || l->store)
+		if (!l->used || l->emitted || (kind == 2 ? !l->store : l->store || l->weight != kind))
 			continue;
 		int64_t off = l->pair >= 0 && m->ld[l->pair].off < l->off ? m->ld[l->pair].off : l->off;
 		int64_t boff = 0;
@@ -546,56 +556,6 @@ static void emit_step(StrBuf *b, SmLoop *m)
 	}
 }
 
-/* An unpacking loop's stores: the highest offset first (the stream's base,
- * post-indexed, last), two 4 bytes apart as one strd. */
-static void emit_stores(StrBuf *b, SmLoop *m, int *advanced)
-{
-	for (;;) {
-		int i = -1;
-		for (int k = 0; k < m->n_ld; k++) {
-			const SmLoad *l = &m->ld[k];
-			if (!l->store || l->emitted)
-				continue;
-			int64_t off = l->pair >= 0 && m->ld[l->pair].off < l->off ? m->ld[l->pair].off : l->off;
-			int64_t boff = 0;
-			if (i >= 0)
-				boff = m->ld[i].pair >= 0 && m->ld[m->ld[i].pair].off < m->ld[i].off ? m->ld[m->ld[i].pair].off : m->ld[i].off;
-			if (i < 0 || off > boff)
-				i = k;
-		}
-		if (i < 0)
-			return;
-		const SmLoad *l = &m->ld[i];
-		int lo = i, hi = -1;
-		if (l->pair >= 0) {
-			lo = m->ld[l->pair].off < l->off ? l->pair : i;
-			hi = lo == i ? l->pair : i;
-		}
-		int st = l->stream, ptr = OP_ST(m, st), last = last_of_stream(m, i);
-		int64_t off = m->ld[lo].off;
-		int post = last && off == 0;
-		int rlo = m->sx[m->ld[lo].sval].reg;
-		if (hi >= 0) {
-			int rhi = m->sx[m->ld[hi].sval].reg;
-			if (post)
-				sb_fmt(b, "strd $%d, $%d, [$%d], #%lld\n\t", rlo, rhi, ptr, (long long)m->st_adv[st]);
-			else
-				sb_fmt(b, "strd $%d, $%d, [$%d, #%lld]\n\t", rlo, rhi, ptr, (long long)off);
-			m->ld[hi].emitted = 1;
-		} else if (post) {
-			sb_fmt(b, "str $%d, [$%d], #%lld\n\t", rlo, ptr, (long long)m->st_adv[st]);
-		} else {
-			sb_fmt(b, "str $%d, [$%d, #%lld]\n\t", rlo, ptr, (long long)off);
-		}
-		m->ld[lo].emitted = 1;
-		if (last) {
-			if (!post)
-				sb_fmt(b, "add $%d, $%d, #%lld\n\t", ptr, ptr, (long long)m->st_adv[st]);
-			advanced[st] = 1;
-		}
-	}
-}
-
 /* An unpacking loop's step: the weight words (ldr/ldrd), their halves
  * (sxtb16 …, ror #8 into a register of their own, sxtb16 in place), the
  * stores. */
@@ -605,7 +565,8 @@ static void emit_step_unpack(StrBuf *b, SmLoop *m)
 	for (int i = 0; i < m->n_ld; i++)
 		m->ld[i].emitted = 0;
 	emit_weights(b, m, advanced);
-	emit_stores(b, m, advanced);
+	for (int i; (i = next_load(m, 2)) >= 0;) /* the stores: str/strd, highest offset first */
+		emit_load(b, m, i, advanced);
 	for (int st = 0; st < m->n_st; st++)
 		if (!advanced[st])
 			sb_fmt(b, "add $%d, $%d, #%lld\n\t", OP_ST(m, st), OP_ST(m, st), (long long)m->st_adv[st]);
@@ -845,9 +806,10 @@ int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 	LLVMValueRef inext = LLVMBuildNUWAdd(c->b, iphi, one, "");
 	LLVMBasicBlockRef loop_end = LLVMGetInsertBlock(c->b);
 	LLVMValueRef latch = LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntULT, inext, half, ""), loop, mid);
-	/* int4 is for flash: LLVM would unroll the loop whole where the trip
-	 * count is known; keep it a loop (the nibble loops, and the loops the
-	 * lowering marks nounroll: int4's unpacked pairs) */
+	/* LLVM would unroll the loop whole where the trip count is known; keep
+	 * it a loop where code size wins: int4's nibble loops (int4 is for
+	 * flash) and the loops the lowering marks nounroll (int4's unpacked
+	 * pairs, the unpacking loops) */
 	if (m.n_nb || s->nounroll)
 		cg_loop_nounroll(c, latch);
 	LLVMValueRef inc_v[2] = {zero, inext};

@@ -509,6 +509,9 @@ static void test_parse_errors(void **state)
 	parse_fails("program p\nlet a: i32 = \"b\n", "2:14: expected an expression, found an unterminated string");
 	parse_fails("program p\nlet a: i32 = $\n", "expected an expression, found character '$'");
 	parse_fails("program p\nfor i in 0..4 step 0 {\n}\n", "step of a for must be positive");
+	/* nounroll comes after the step, once */
+	parse_fails("program p\nfor i in 0..4 nounroll step 2 {\n}\n", "t.loop:2:24: expected '{', found 'step'");
+	parse_fails("program p\nfor i in 0..4 nounroll nounroll {\n}\n", "t.loop:2:24: expected '{', found 'nounroll'");
 	parse_fails("program p\nfor i in 0..4 {\n", "expected a statement or '}', found end of input");
 	parse_fails("program p\nbuffer x: const f32[4] align 3\nbuffer x: const f32[4]\n", "already declared");
 	/* nesting is capped, not a stack overflow */
