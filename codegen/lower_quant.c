@@ -150,6 +150,15 @@ static LStmtList *BLOCKS(Q *q, LStmtList *to, const char *name, int64_t total, i
 	return to;
 }
 
+/* Part `part` (0, 1, 2) of 0..n cut at a ≤ b: [0, a), [a, b), [b, n) in
+ * *lo, *hi; 0 when that part is empty. */
+static int part3(int part, int64_t a, int64_t b, int64_t n, int64_t *lo, int64_t *hi)
+{
+	*lo = part == 0 ? 0 : part == 1 ? a : b;
+	*hi = part == 0 ? a : part == 1 ? b : n;
+	return *hi > *lo;
+}
+
 /* Σ ix·k + c as an i32 expression */
 static LExpr *AX(Q *q, int n, const Ix *x, const int64_t *k, int64_t c)
 {
@@ -739,8 +748,8 @@ static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, L
 		m1 = RW;
 	int rv = let(q, to, "xrow", row), dv = let(q, to, "drow", dbase);
 	for (int part = 0; part < 3; part++) {
-		int64_t lo_m = part == 0 ? 0 : part == 1 ? m0 : m1, hi_m = part == 0 ? m0 : part == 1 ? m1 : RW;
-		if (hi_m <= lo_m)
+		int64_t lo_m, hi_m;
+		if (!part3(part, m0, m1, RW, &lo_m, &hi_m))
 			continue;
 		Ix m;
 		LStmtList *l = FOR(q, to, "m", lo_m, hi_m, &m);
@@ -768,17 +777,28 @@ static void pack_row_pairs(Q *q, LStmtList *to, int dst, LExpr *dbase, int xb, L
 /* Per image n, group g and output row oy (loops appended to to, *lo the
  * row's body), and for each kernel row ky of that output row the band row's
  * input row iy = oy·sh − pt + ky·dh: *in_rows is the `if 0 ≤ iy < H` whose
- * body packs the row and whose else zeroes it. */
-static int band_rows(Q *q, LStmtList *to, const ConvGeom *g, Ix *in, Ix *gg, Ix *oy, LStmtList **lo, Ix *ky,
-                     int *iy, LStmt **in_rows)
+ * body packs the row and whose else zeroes it. With rows > 0 (a whole
+ * plane, conv_dsp) the band holds every padded row yp < rows once, iy =
+ * yp − pt, *ky is yp, and *lo is the group's body (no oy loop: row_blocks
+ * makes it). */
+static int band_rows(Q *q, LStmtList *to, const ConvGeom *g, int64_t rows, Ix *in, Ix *gg, Ix *oy, LStmtList **lo,
+                     Ix *ky, int *iy, LStmt **in_rows)
 {
 	LStmtList *ln = FOR(q, to, "n", 0, g->N, in);
 	LStmtList *lg = FOR(q, ln, "g", 0, g->G, gg);
-	*lo = FOR(q, lg, "oy", 0, g->OH, oy);
-	LStmtList *lk = FOR(q, *lo, "ky", 0, g->KH, ky);
-	Ix iys[2] = {*oy, *ky};
-	int64_t iyk[2] = {g->sh, g->dh};
-	*iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
+	LStmtList *lk;
+	if (rows > 0) {
+		*lo = lg;
+		*oy = (Ix){-1, -1}; /* row_blocks' oy loop to come */
+		lk = FOR(q, lg, "yp", 0, rows, ky);
+		*iy = let(q, lk, "iy", ADD(q, IX(q, *ky), I32(q, -g->pt)));
+	} else {
+		*lo = FOR(q, lg, "oy", 0, g->OH, oy);
+		lk = FOR(q, *lo, "ky", 0, g->KH, ky);
+		Ix iys[2] = {*oy, *ky};
+		int64_t iyk[2] = {g->sh, g->dh};
+		*iy = let(q, lk, "iy", AX(q, 2, iys, iyk, -g->pt));
+	}
 	*in_rows = ls_if(q->p, lk, B(q, LO_AND, B(q, LO_GE, V(q, *iy), I32(q, 0)), B(q, LO_LT, V(q, *iy), I32(q, g->H))));
 	if (!*in_rows)
 		q->err = 1;
@@ -795,10 +815,13 @@ typedef void (*BlockPre)(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw);
 /* The outputs of row oy in blocks of OB channels × PB columns (and the
  * remainder blocks): accumulators from a->bf_buf, taps(…), then requantize
  * and store y[((n·O + g·Og + ob·OB + j)·OH + oy)·OW + oxb·PB + c]. */
-static void row_blocks(Q *q, LStmtList *lo, Acc *a, const ConvGeom *g, Ix in, Ix gg, Ix oy, int yb, int64_t OB,
+static void row_blocks(Q *q, LStmtList *lo, Acc *a, const ConvGeom *g, Ix in, Ix gg, Ix *oyp, int yb, int64_t OB,
                        int64_t PB, BlockPre pre, BlockTaps taps, void *ctx)
 {
 	const int64_t Og = g->Og, OW = g->OW, OH = g->OH, O = a->O;
+	/* a whole plane (band_rows, rows > 0): the rows loop inside the channel
+	 * block, after pre */
+	const int whole = oyp->var < 0 && oyp->c < 0;
 	for (int pc = 0; pc < 2; pc++) {
 		int64_t bw;
 		Ix ob;
@@ -807,6 +830,9 @@ static void row_blocks(Q *q, LStmtList *lo, Acc *a, const ConvGeom *g, Ix in, Ix
 			continue;
 		if (pre)
 			pre(q, lb, ctx, ob, bw);
+		if (whole)
+			lb = FOR(q, lb, "oy", 0, OH, oyp);
+		const Ix oy = *oyp;
 		for (int px = 0; px < 2; px++) {
 			int64_t cw;
 			Ix oxb;
@@ -902,7 +928,7 @@ static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	LStmtList *lo;
 	int iy;
 	LStmt *in_rows;
-	if (band_rows(q, to, g, &in, &gg, &oy, &lo, &ky, &iy, &in_rows) < 0)
+	if (band_rows(q, to, g, 0, &in, &gg, &oy, &lo, &ky, &iy, &in_rows) < 0)
 		return -1;
 	{
 		int64_t a0 = g->pl < XPN ? g->pl : XPN, a1 = g->pl + W < XPN ? g->pl + W : XPN;
@@ -936,9 +962,12 @@ static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	 * their loads. */
 	const int64_t vb = q->vec == 2 ? 1 : 2;
 	VecTaps t = {g, band, wb, R, RW, gg, vb, vb};
-	row_blocks(q, lo, a, g, in, gg, oy, yb, vb, vb, NULL, vec_taps, &t);
+	row_blocks(q, lo, a, g, in, gg, &oy, yb, vb, vb, NULL, vec_taps, &t);
 	return q->err ? -1 : 0;
 }
+
+/* conv_dsp's whole-plane band: at most 4 KiB */
+#define PLANE_MAX_WORDS 1024
 
 typedef struct DspTaps {
 	const ConvGeom *g;
@@ -949,6 +978,7 @@ typedef struct DspTaps {
 	Ix gv;         /* the group */
 	const Acc *a;
 	int wun;       /* the block's weights as int16 pairs (scratch), or -1 */
+	const Ix *oy;  /* a whole plane: the output row (band row oy·sh + ky·dh), else NULL (row ky) */
 } DspTaps;
 
 /* The weight word of block ob, channel j (< bw), kernel row ky, step r:
@@ -1026,10 +1056,11 @@ static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, i
 	int xw[2][4];
 	for (int c = 0; c < cw; c++)
 		for (int64_t i = 0; i < XW; i++) {
-			/* band[ky·RW + (oxb·PB + c)·xstep + XW·r + i] */
-			Ix bs[3] = {ky, oxb, r};
-			int64_t bk[3] = {t->RW, PB * t->xstep, XW};
-			xw[c][i] = let(q, lt, "xw", LD(q, t->band, AX(q, 3, bs, bk, c * t->xstep + i)));
+			/* band[ky·RW + (oxb·PB + c)·xstep + XW·r + i]; a whole plane:
+			 * row oy·sh + ky·dh */
+			Ix bs[4] = {ky, oxb, r, t->oy ? *t->oy : (Ix){-1, 0}};
+			int64_t bk[4] = {t->oy ? t->g->dh * t->RW : t->RW, PB * t->xstep, XW, t->g->sh * t->RW};
+			xw[c][i] = let(q, lt, "xw", LD(q, t->band, AX(q, 4, bs, bk, c * t->xstep + i)));
 		}
 	for (int j = 0; j < bw; j++) {
 		int wv[4];
@@ -1104,21 +1135,28 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	 * doubled, so the accumulator is the 2·acc the requantization wants (one
 	 * shift less per output), when the band words packed per output row
 	 * (one more instruction each) are fewer than its outputs */
-	const int64_t dbl = a->smm && !nib && KH * RW < g->Og * g->OW ? 2 : 1;
-	if (dbl == 2) {
-		scale_bias(q, a, 2);
-		a->pre2 = 1;
-	}
-	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
-	int band = add_scratch(q, a->y->name, "_band", LT_I32, KH * RW);
 	/* the weights unpacked per block and row (dsp_unpack) where the row has
 	 * the columns to repay it: per row and channel pair 2·KH·RQ weight words
 	 * unpacked (3.5 instructions each in the asm, more for int4's nibbles)
 	 * against 3 instructions saved per step and column pair, KH·RQw·OW/2
 	 * steps: OW ≥ 8 (measured: 4 to 12 give the same M4 counts within
-	 * 0.1 %); RQw ≥ 2: one step is no loop for the asm (llvm_smlad.c) */
+	 * 0.1 %); RQw ≥ 2: one step is no loop for the asm (llvm_smlad.c).
+	 * Narrower rows pack the whole padded plane once (HPk rows, when it
+	 * stays within PLANE_MAX_WORDS) and run the rows inside the channel
+	 * block, so the block's weights are unpacked once for all rows. */
 	const int64_t RQw = RQ * EPW / 4; /* steps of two pairs */
-	int wun = RQw >= 2 && g->OW >= 8 ? add_scratch(q, a->y->name, "_wun", LT_I32, 2 * 2 * KH * RQw) : -1;
+	const int64_t HPk = (g->OH - 1) * g->sh + (KH - 1) * g->dh + 1;
+	const int per_row = RQw >= 2 && g->OW >= 8;
+	const int whole = !per_row && g->OH > 1 && HPk * RW <= PLANE_MAX_WORDS;
+	const int64_t band_words = (whole ? HPk : KH) * RW, outs = g->Og * g->OW * (whole ? g->OH : 1);
+	const int64_t dbl = a->smm && !nib && band_words < outs ? 2 : 1;
+	if (dbl == 2) {
+		scale_bias(q, a, 2);
+		a->pre2 = 1;
+	}
+	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
+	int band = add_scratch(q, a->y->name, "_band", LT_I32, band_words);
+	int wun = per_row || whole ? add_scratch(q, a->y->name, "_wun", LT_I32, 2 * 2 * KH * RQw) : -1;
 	if (q->err || wb < 0 || band < 0)
 		return -1;
 	const int xb = inb[0];
@@ -1126,7 +1164,7 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	LStmtList *lo;
 	int iy;
 	LStmt *in_rows;
-	if (band_rows(q, to, g, &in, &gg, &oy, &lo, &ky, &iy, &in_rows) < 0)
+	if (band_rows(q, to, g, whole ? HPk : 0, &in, &gg, &oy, &lo, &ky, &iy, &in_rows) < 0)
 		return -1;
 	{
 		/* a row outside the input: zeros */
@@ -1151,8 +1189,8 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 			const int64_t CW = Cp / 2;
 			int64_t a0 = g->pl < XPN ? g->pl : XPN, a1 = g->pl + W < XPN ? g->pl + W : XPN;
 			for (int part = 0; part < 3; part += 2) {
-				int64_t lo_x = part == 0 ? 0 : a1, hi_x = part == 0 ? a0 : XPN;
-				if (hi_x <= lo_x)
+				int64_t lo_x, hi_x;
+				if (!part3(part, a0, a1, XPN, &lo_x, &hi_x))
 					continue;
 				Ix wi;
 				LStmtList *l = FOR(q, lr, "bz", lo_x * CW, hi_x * CW, &wi);
@@ -1192,8 +1230,8 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 		}
 	}
 
-	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg, a, wun};
-	row_blocks(q, lo, a, g, in, gg, oy, yb, 2, 2, t.wun >= 0 ? dsp_unpack : NULL, dsp_taps, &t);
+	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg, a, wun, whole ? &oy : NULL};
+	row_blocks(q, lo, a, g, in, gg, &oy, yb, 2, 2, t.wun >= 0 ? dsp_unpack : NULL, dsp_taps, &t);
 	return q->err ? -1 : 0;
 }
 
@@ -1235,35 +1273,43 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	Ix in, cc;
 	LStmtList *ln = FOR(q, to, "n", 0, g->N, &in);
 	LStmtList *lc = FOR(q, ln, "c", 0, C, &cc);
-	/* the plane: rows yp of the padded input, iy = yp − pt */
+	/* the plane: rows yp of the padded input, iy = yp − pt: the rows above
+	 * and below the input zeros, those between packed (three loops, no test
+	 * per row) */
 	{
-		Ix yp;
-		LStmtList *ly = FOR(q, lc, "yp", 0, HPk, &yp);
-		int iy = let(q, ly, "iy", ADD(q, IX(q, yp), I32(q, -g->pt)));
-		LStmt *in_rows = ls_if(q->p, ly, B(q, LO_AND, B(q, LO_GE, V(q, iy), I32(q, 0)), B(q, LO_LT, V(q, iy), I32(q, H))));
-		if (!in_rows) {
-			q->err = 1;
-			return -1;
+		const int64_t y1 = g->pt < HPk ? g->pt : HPk, y2 = g->pt + H < HPk ? g->pt + H : HPk;
+		for (int part = 0; part < 3; part++) {
+			int64_t lo_y, hi_y;
+			if (!part3(part, y1, y2, HPk, &lo_y, &hi_y))
+				continue;
+			Ix yp;
+			LStmtList *ly = FOR(q, lc, "yp", lo_y, hi_y, &yp);
+			Ix ps[1] = {yp};
+			int64_t pk[1] = {XPW};
+			if (part != 1) {
+				Ix wi;
+				LStmtList *lz = FOR(q, ly, "pz", 0, XPW, &wi);
+				Ix zs[2] = {yp, wi};
+				int64_t zk[2] = {XPW, 1};
+				store(q, lz, plane, AX(q, 2, zs, zk, 0), I32(q, 0));
+				continue;
+			}
+			/* x[((n·C + c)·H + yp − pt)·W] */
+			Ix rs[3] = {in, cc, yp};
+			int64_t rk[3] = {C * H * W, H * W, W};
+			pack_row_pairs(q, ly, plane, AX(q, 1, ps, pk, 0), xb, AX(q, 3, rs, rk, -g->pt * W), W, g->pl, XPW, zx,
+			               1);
 		}
-		Ix wi;
-		LStmtList *lz = FOR(q, &in_rows->els, "pz", 0, XPW, &wi);
-		Ix zs[2] = {yp, wi};
-		int64_t zk[2] = {XPW, 1};
-		store(q, lz, plane, AX(q, 2, zs, zk, 0), I32(q, 0));
-		Ix rs[2] = {in, cc};
-		int64_t rk[2] = {C * H * W, H * W};
-		Ix ps[1] = {yp};
-		int64_t pk[1] = {XPW};
-		pack_row_pairs(q, &in_rows->body, plane, AX(q, 1, ps, pk, 0), xb,
-		               ADD(q, AX(q, 2, rs, rk, 0), MULK(q, V(q, iy), W)), W, g->pl, XPW, zx, 1);
 	}
 	/* the weight pairs of channel c, in the scratch table wp[(ky·NS + s)·T + t]
 	 * = (w_k0, w_k1), k0 = 2t − s (E: s = 0, O: s = 1), doubled when a->pre2:
 	 * made once per channel (in the int8 flash), read per block and kernel
 	 * row: as lets of the channel, 12 pairs (3×3) stayed live across the pixel
 	 * loops and spilled (MobileNetV1 11,673,400 → 11,591,280 instructions with
-	 * NB = 4; a hand-scheduled asm of the kernel-row loop measured worse than
-	 * LLVM here: 12,188,600) */
+	 * NB = 4). The kernel-row loop (KH steps) is one asm where its registers
+	 * fit (llvm_smlad.c: blocks of 5, not 6), its ldrd pairs and the
+	 * block's bias in one register; as an asm loop of 2 + 1 steps it had
+	 * measured worse than LLVM's code (12,188,600) */
 	const int64_t NW = NS * T; /* pairs per kernel row */
 	for (int64_t ky = 0; ky < KH; ky++)
 		for (int64_t s = 0; s < NS; s++)

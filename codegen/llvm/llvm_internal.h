@@ -43,6 +43,8 @@ typedef struct CgCtx {
 	int dsp;                /* Arm DSP extension: dot2/sxtb16 as smlad/smuad/sxtb16 */
 	void *di_builder;       /* --estimate: LLVMDIBuilderRef */
 	void *di_scope;         /* --estimate: the function's DISubprogram (LLVMMetadataRef) */
+	const LStmtList *list;  /* the statement being generated: list->v[idx] (cg_stmts) */
+	int idx;
 } CgCtx;
 
 /* llvm_target.c */

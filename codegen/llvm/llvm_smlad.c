@@ -37,11 +37,14 @@
  *
  * The accumulators, stream pointers and temporaries are asm operands, the
  * trip counting is ordinary IR (so the estimator and llvm-mca see a plain
- * loop). The result is the same bits: smlad is dot2 then add, wrapping. Loops
- * that do not match exactly, or that would need more registers or larger
- * offsets than the instructions encode, or that run fewer than 4 steps of a
- * known count (unless their weights are unpacked pairs and their dots a
- * block's taps, raw_blocks), take the ordinary path.
+ * loop). A loop of 1 to 3 steps of known count (the depthwise kernel-row
+ * loop, conv_dsp's 3×3 taps) is one asm, no loop. Accumulators that start
+ * from the same value (a block's bias) take it in one register: the first
+ * smlad of each adds that register instead of its own (shared_init), in the
+ * first asm (a longer loop's first two steps are peeled for it). The
+ * result is the same bits: smlad is dot2 then add, wrapping. Loops that do
+ * not match exactly, or that would need more registers or larger offsets
+ * than the instructions encode, take the ordinary path.
  */
 #include "llvm_internal.h"
 #include <llvm-c/DebugInfo.h>
@@ -114,6 +117,13 @@ typedef struct SmLoop {
 	int n_st;
 	int n_tmp;
 	int unpack;     /* an unpacking loop: loads, sxtb16s, stores (emit_step_unpack) */
+	/* accumulators that start equal (shared_init): each but the group's
+	 * holder is an output only, and its first smlad adds the holder's
+	 * register (the common initial value, until the holder's own first
+	 * smlad, the group's last) instead of its own */
+	int hold[SM_MAX_ACC]; /* the holder, or -1 (its own initial value) */
+	int live[SM_MAX_ACC]; /* written in this asm yet */
+	int first[SM_MAX_ACC], pos; /* emission order of each first smlad (emit_step) */
 } SmLoop;
 
 static int find_load(const SmLoop *m, int var)
@@ -171,35 +181,6 @@ static int defined_in_body(const LStmt *s, int var)
 	return 0;
 }
 
-/* Are the weights raw (conv_dsp's unpacked pairs) and the dots a block's
- * taps: every weight word times every input word of its tap (the pairs form
- * complete bipartite groups: for dots (w1, x1), (w2, x1), (w2, x2) there is a
- * dot (w1, x2))? A depthwise kernel-row loop is not (its outputs share input
- * words at different taps). */
-static int has_dot(const SmLoop *m, int sx, int ld)
-{
-	for (int d = 0; d < m->n_dot; d++)
-		if (m->dot[d].sxt == sx && m->dot[d].load == ld)
-			return 1;
-	return 0;
-}
-
-static int raw_blocks(const SmLoop *m)
-{
-	for (int k = 0; k < m->n_sx; k++)
-		if (!m->sx[k].raw)
-			return 0;
-	for (int a = 0; a < m->n_dot; a++)
-		for (int b = 0; b < m->n_dot; b++) {
-			if (m->dot[b].load != m->dot[a].load)
-				continue;
-			for (int c = 0; c < m->n_dot; c++)
-				if (m->dot[c].sxt == m->dot[b].sxt && !has_dot(m, m->dot[a].sxt, m->dot[c].load))
-					return 0;
-		}
-	return 1;
-}
-
 /* Entry l (a load, or an unpacking loop's store) at buf[idx]: its affine
  * index, whose variables other than r are defined outside the body. */
 static int entry_at(const LStmt *s, int r, SmLoad *l, int buf, const LExpr *idx)
@@ -221,11 +202,11 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 	const LProgram *p = c->p;
 	int r = s->var;
 	memset(m, 0, sizeof *m);
+	for (int a = 0; a < SM_MAX_ACC; a++)
+		m->hold[a] = -1;
 	if (s->step != 1)
 		return 0;
-	/* under 4 steps (16 taps) of known count LLVM does better: it unrolls the
-	 * loop whole and hoists the weights out of the pixel loop (MobileNetV1's
-	 * 3-channel first conv: 1,025,308 instructions that way, 1,128,613 here) */
+	/* unpacking loops of fewer than 4 known steps stay on the ordinary path */
 	const int short_trip = s->lo->kind == LE_CONST && s->hi->kind == LE_CONST && s->hi->ival - s->lo->ival < 4;
 	for (int i = 0; i < s->body.n; i++) {
 		const LStmt *t = s->body.v[i];
@@ -338,8 +319,6 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 	} else if (!m->n_dot) {
 		return 0;
 	}
-	if (short_trip && !raw_blocks(m))
-		return 0;
 	/* every load is either a weight word (read by sxtb16 only) or an input
 	 * word (read by dot2 only); accumulators appear in no index */
 	for (int i = 0; i < m->n_ld; i++) {
@@ -386,6 +365,16 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 		if (l->off > 4095)
 			return 0;
 	}
+	/* the weight words' registers (one per sxtb16 half used, or per raw pair) */
+	int wregs = 0;
+	for (int i = 0; i < m->n_ld; i++) {
+		if (!m->ld[i].weight)
+			continue;
+		int halves = 0;
+		for (int k = 0; k < m->n_sx; k++)
+			halves += m->sx[k].load == i;
+		wregs += halves;
+	}
 	/* ldrd pairs (two weight or two input words): same stream, offsets d and
 	 * d + 4, d <= 1020 */
 	for (int i = 0; i < m->n_ld; i++) {
@@ -425,15 +414,6 @@ static int match(const CgCtx *c, const LStmt *s, SmLoop *m)
 	}
 	/* temporaries: every weight word's halves stay live through the step (one
 	 * register per sxtb16 used), plus the two input words of one ldrd */
-	int wregs = 0;
-	for (int i = 0; i < m->n_ld; i++) {
-		if (!m->ld[i].weight)
-			continue;
-		int halves = 0;
-		for (int k = 0; k < m->n_sx; k++)
-			halves += m->sx[k].load == i;
-		wregs += halves;
-	}
 	m->n_tmp = wregs + 2;
 	return m->n_acc + m->n_st + m->n_tmp <= SM_MAX_REGS;
 }
@@ -539,6 +519,18 @@ static void emit_weights(StrBuf *b, SmLoop *m, int *advanced)
 	}
 }
 
+/* The addend of accumulator a's next smlad: its own register, or before
+ * its first one its holder's (shared_init) */
+static int acc_addend(SmLoop *m, int a)
+{
+	int r = m->hold[a] >= 0 && !m->live[a] ? m->hold[a] : a;
+	if (!m->live[a])
+		m->first[a] = m->pos;
+	m->live[a] = 1;
+	m->pos++;
+	return r;
+}
+
 static void emit_step(StrBuf *b, SmLoop *m)
 {
 	int advanced[SM_MAX_STREAMS] = {0};
@@ -551,7 +543,8 @@ static void emit_step(StrBuf *b, SmLoop *m)
 		for (int d = 0; d < m->n_dot; d++) {
 			const SmDot *t = &m->dot[d];
 			if (t->load == i || t->load == m->ld[i].pair)
-				sb_fmt(b, "smlad $%d, $%d, $%d, $%d\n\t", t->acc, m->sx[t->sxt].reg, m->ld[t->load].reg, t->acc);
+				sb_fmt(b, "smlad $%d, $%d, $%d, $%d\n\t", t->acc, m->sx[t->sxt].reg, m->ld[t->load].reg,
+				       acc_addend(m, t->acc));
 		}
 	}
 }
@@ -695,7 +688,8 @@ static void call_steps(CgCtx *c, SmLoop *m, LLVMValueRef asmfn, LLVMTypeRef fty,
 	LLVMValueRef args[SM_MAX_ACC + SM_MAX_STREAMS];
 	int n = 0;
 	for (int a = 0; a < m->n_acc; a++)
-		args[n++] = accs[a];
+		if (m->hold[a] < 0)
+			args[n++] = accs[a];
 	for (int k = 0; k < m->n_st; k++)
 		args[n++] = ptrs[k];
 	LLVMValueRef r = LLVMBuildCall2(c->b, fty, asmfn, args, (unsigned)n, "");
@@ -715,15 +709,25 @@ static void call_steps(CgCtx *c, SmLoop *m, LLVMValueRef asmfn, LLVMTypeRef fty,
 static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
 {
 	StrBuf b = {0};
+	memset(m->live, 0, sizeof m->live);
+	m->pos = 0;
 	for (int k = 0; k < steps; k++)
 		(m->unpack ? emit_step_unpack : m->n_nb ? emit_step_nib : emit_step)(&b, m);
 	char cons[512];
 	size_t n = 0;
-	int nout = m->n_acc + m->n_st + m->n_tmp;
-	for (int i = 0; i < nout && n + 8 < sizeof cons; i++)
-		n += (size_t)snprintf(cons + n, sizeof cons - n, "%s%s", i ? "," : "", i < m->n_acc + m->n_st ? "=r" : "=&r");
+	int nout = m->n_acc + m->n_st + m->n_tmp, nin = 0;
+	/* outputs: the accumulators and pointers tied to their inputs; the
+	 * temporaries and the accumulators that start from their holder's
+	 * value are written before the inputs are all read (early clobber) */
+	for (int i = 0; i < nout && n + 8 < sizeof cons; i++) {
+		int tied = i < m->n_acc ? m->hold[i] < 0 : i < m->n_acc + m->n_st;
+		n += (size_t)snprintf(cons + n, sizeof cons - n, "%s%s", i ? "," : "", tied ? "=r" : "=&r");
+	}
 	for (int i = 0; i < m->n_acc + m->n_st && n + 8 < sizeof cons; i++)
-		n += (size_t)snprintf(cons + n, sizeof cons - n, ",%d", i);
+		if (i >= m->n_acc || m->hold[i] < 0) {
+			n += (size_t)snprintf(cons + n, sizeof cons - n, ",%d", i);
+			nin++;
+		}
 	/* it reads memory: without the clobber the machine passes take the asm
 	 * for one that touches none and may sink the stores that fill what it
 	 * reads past it (they did, with a table written just before the loop) */
@@ -739,13 +743,87 @@ static LLVMValueRef make_asm(CgCtx *c, SmLoop *m, int steps, LLVMTypeRef *fty)
 	LLVMTypeRef outs[SM_MAX_ACC + SM_MAX_STREAMS + SM_MAX_REGS], ins[SM_MAX_ACC + SM_MAX_STREAMS];
 	for (int i = 0; i < nout; i++)
 		outs[i] = i >= m->n_acc && i < m->n_acc + m->n_st ? ptr : i32;
-	for (int i = 0; i < m->n_acc + m->n_st; i++)
-		ins[i] = outs[i];
+	for (int i = 0, k = 0; i < m->n_acc + m->n_st; i++)
+		if (i >= m->n_acc || m->hold[i] < 0)
+			ins[k++] = outs[i];
 	LLVMTypeRef rt = LLVMStructTypeInContext(c->ctx, outs, (unsigned)nout, 0);
-	*fty = LLVMFunctionType(rt, ins, (unsigned)(m->n_acc + m->n_st), 0);
+	*fty = LLVMFunctionType(rt, ins, (unsigned)nin, 0);
 	LLVMValueRef f = LLVMGetInlineAsm(*fty, b.s, b.n, cons, n, 0, 0, LLVMInlineAsmDialectATT, 0);
 	free(b.s);
 	return f;
+}
+
+/* Accumulators that start equal: the loop s is c->list->v[c->idx], each
+ * accumulator's last definition before it a let in the same list, only lets
+ * from the first of those to the loop (no store, no set between), and the
+ * lets' values the same expression. Groups those (group[a], -1 alone). */
+static void shared_init(const CgCtx *c, const LStmt *s, const SmLoop *m, int *group)
+{
+	const LExpr *init[SM_MAX_ACC];
+	for (int a = 0; a < m->n_acc; a++)
+		group[a] = -1, init[a] = NULL;
+	if (!c->list || c->idx >= c->list->n || c->list->v[c->idx] != s)
+		return;
+	int found = 0;
+	for (int i = c->idx - 1; i >= 0 && found < m->n_acc; i--) {
+		const LStmt *t = c->list->v[i];
+		if (t->kind != LS_LET)
+			break;
+		for (int a = 0; a < m->n_acc; a++)
+			if (t->var == m->acc[a] && !init[a]) {
+				init[a] = t->val;
+				found++;
+			}
+	}
+	if (found < m->n_acc)
+		return;
+	for (int a = 0; a < m->n_acc; a++)
+		for (int b = 0; b < a && group[a] < 0; b++)
+			if (lx_equal(init[a], init[b]))
+				group[a] = group[b] >= 0 ? group[b] : b;
+	for (int a = 0; a < m->n_acc; a++)
+		for (int b = a + 1; b < m->n_acc; b++)
+			if (group[b] == a)
+				group[a] = a;
+}
+
+/* Accumulators that start equal share one input register (shared_init):
+ * the group's holder is the one whose first smlad comes last in the first
+ * step (emit_step's order). Sets m->hold; how many accumulators need no
+ * input of their own. */
+static int choose_holders(const CgCtx *c, const LStmt *s, SmLoop *m)
+{
+	int group[SM_MAX_ACC], n = 0;
+	if (m->n_nb || m->unpack)
+		return 0;
+	shared_init(c, s, m, group);
+	StrBuf dry = {0};
+	memset(m->live, 0, sizeof m->live);
+	m->pos = 0;
+	emit_step(&dry, m);
+	free(dry.s);
+	for (int a = 0; a < m->n_acc; a++) {
+		if (group[a] < 0)
+			continue;
+		int h = a;
+		for (int b = 0; b < m->n_acc; b++)
+			if (group[b] == group[a] && m->first[b] > m->first[h])
+				h = b;
+		m->hold[a] = h == a ? -1 : h;
+		n += h != a;
+	}
+	return n;
+}
+
+/* steps steps as one asm (no loop), updating accs and ptrs */
+static int steps_asm(CgCtx *c, SmLoop *m, int steps, LLVMValueRef *accs, LLVMValueRef *ptrs)
+{
+	LLVMTypeRef fty;
+	LLVMValueRef f = make_asm(c, m, steps, &fty);
+	if (!f)
+		return -1;
+	call_steps(c, m, f, fty, accs, ptrs);
+	return 0;
 }
 
 int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
@@ -771,6 +849,24 @@ int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 		accs[a] = LLVMBuildLoad2(c->b, i32, as, c->p->vars[m.acc[a]].name);
 	}
 	LLVMTypeRef fty2, fty1;
+	const int64_t trip = s->lo->kind == LE_CONST && s->hi->kind == LE_CONST ? s->hi->ival - s->lo->ival : -1;
+	if (trip >= 1 && trip < 4) {
+		/* 1 to 3 steps of known count: one asm, no loop */
+		choose_holders(c, s, &m);
+		if (steps_asm(c, &m, (int)trip, accs, ptrs) < 0)
+			return -1;
+		for (int a = 0; a < m.n_acc; a++)
+			LLVMBuildStore(c->b, accs[a], cg_slot(c, m.acc[a]));
+		return 1;
+	}
+	if (trip >= 2 && choose_holders(c, s, &m)) {
+		/* the first two steps apart, with the shared initial values */
+		if (steps_asm(c, &m, 2, accs, ptrs) < 0)
+			return -1;
+		for (int a = 0; a < m.n_acc; a++)
+			m.hold[a] = -1;
+		lo = LLVMBuildAdd(c->b, lo, LLVMConstInt(i32, 2, 0), "");
+	}
 	LLVMValueRef asm2 = make_asm(c, &m, 2, &fty2);
 	LLVMValueRef asm1 = asm2 ? make_asm(c, &m, 1, &fty1) : NULL;
 	if (!asm1)

@@ -23,9 +23,12 @@ static int stmt(CgCtx *c, const LStmt *s);
 
 int cg_stmts(CgCtx *c, const LStmtList *l)
 {
-	for (int i = 0; i < l->n; i++)
+	for (int i = 0; i < l->n; i++) {
+		c->list = l;
+		c->idx = i;
 		if (stmt(c, l->v[i]) < 0 || c->error)
 			return -1;
+	}
 	return 0;
 }
 

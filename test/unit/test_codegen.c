@@ -596,7 +596,11 @@ static uint32_t sm_rand(uint32_t *s)
 	return *s;
 }
 
-static LProgram *smlad_loops(int matching, int nib, int raw)
+/* shared: the accumulators of a channel start from the same value (a
+ * block's bias: acc 2j and 2j + 1 from x[4t + j], the same expression), so
+ * the asm takes it in one register (llvm_smlad.c, shared_init): in the one
+ * asm of a constant 3 steps (raw) or the two steps peeled from a constant 8 */
+static LProgram *smlad_loops(int matching, int nib, int raw, int shared)
 {
 	LProgram *p = loop_new("smlad");
 	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 5 * SM_NT);
@@ -630,13 +634,13 @@ static LProgram *smlad_loops(int matching, int nib, int raw)
 		int acc[4];
 		for (int a = 0; a < 4; a++) {
 			acc[a] = loop_new_var(p, "acc", LT_I32, 0);
-			ls_let(p, &p->body, acc[a], le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * t + a)), 0));
+			ls_let(p, &p->body, acc[a], le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * t + (shared ? a / 2 : a))), 0));
 		}
 		int r = loop_new_var(p, "r", LT_I32, 1);
 		LExpr *trips = t < SM_NT - 1 ? le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * SM_NT + t)), 0)
 		                             : le_i32(p, raw ? 3 : SM_TRIPS[t]);
 		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), trips, 1);
-		f->nounroll = raw && t == 0; /* as int4's unpacked pairs: kept a loop */
+		f->nounroll = raw && t == 0 && !shared; /* as int4's unpacked pairs: kept a loop */
 		int xw[2][4];
 		for (int c = 0; c < 2; c++) /* column c at SM_S words from column 0 */
 			for (int k = 0; k < XW; k++) {
@@ -684,10 +688,23 @@ static LProgram *smlad_loops(int matching, int nib, int raw)
 	return p;
 }
 
+/* Does the assembly have an smlad whose addend is not its destination (an
+ * accumulator's first smlad adding its holder's register)? */
+static int smlad_other_addend(const char *s)
+{
+	for (const char *l = strstr(s, "smlad\t"); l; l = strstr(l + 1, "smlad\t")) {
+		char d[8], a[8];
+		if (sscanf(l, "smlad\t%7[^,], %*[^,], %*[^,], %7[^\n]", d, a) == 2 && strcmp(d, a) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* The hand-scheduled loop on the Cortex-M4 (QEMU) gives the interpreter's
  * bits, int8, int4 (nibbles) and int16 weight pairs loaded as they are
- * (conv_dsp's unpacked weights; there the constant trip count is 3, which
- * the asm takes only for such loops); so does the ordinary loop; the
+ * (conv_dsp's unpacked weights; a constant trip count of 3 is one asm, no
+ * loop), and with accumulators that start equal (the bias in one register:
+ * constant 8 steps, 3 steps of pairs); so does the ordinary loop; the
  * assembly has the ldrd/post-index form. */
 static void test_smlad_loops_cortex_m4(void **state)
 {
@@ -695,9 +712,9 @@ static void test_smlad_loops_cortex_m4(void **state)
 		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
 		skip();
 	}
-	for (int v = 0; v < 4; v++) {
-		const int matching = v != 2, nib = v == 1, raw = v == 3;
-		LProgram *p = smlad_loops(matching, nib, raw);
+	for (int v = 0; v < 6; v++) {
+		const int matching = v != 2, nib = v == 1, raw = v == 3 || v == 5, shared = v >= 4;
+		LProgram *p = smlad_loops(matching, nib, raw, shared);
 		Diag d;
 		diag_init(&d);
 		assert_int_equal(loop_verify(p, &d), 0);
@@ -717,6 +734,8 @@ static void test_smlad_loops_cortex_m4(void **state)
 			}
 			if (raw) /* no unpacking at all */
 				assert_null(strstr(s, "sxtb16"));
+			/* the shared initial value: some first smlad adds another register */
+			assert_int_equal(smlad_other_addend(s), shared);
 		} else {
 			assert_null(strstr(s, "@APP"));
 		}
@@ -730,7 +749,7 @@ static void test_smlad_loops_cortex_m4(void **state)
 			assert_non_null(strstr(s, "~{memory}"));
 			assert_non_null(strstr(s, "memory(read)"));
 			/* int4 (nibbles in the asm, or a nounroll loop) stays a loop */
-			if (nib || raw)
+			if (nib || (raw && !shared))
 				assert_non_null(strstr(s, "llvm.loop.unroll.disable"));
 			else
 				assert_null(strstr(s, "llvm.loop.unroll.disable"));
@@ -747,9 +766,10 @@ static void test_smlad_loops_cortex_m4(void **state)
 		assert_int_equal(run_on(&mps2, name, SMX, 5 * SM_NT, y, 8 * SM_NT, &sn, &sa, (int)p->arena_bytes), 0);
 		for (int i = 0; i < 8 * SM_NT; i++) {
 			if (y[i] != ref[i])
-				fprintf(stderr, "smlad (%s loop%s): trip %d output %d: got %.9g expected %.9g\n",
+				fprintf(stderr, "smlad (%s loop%s%s): trip %d output %d: got %.9g expected %.9g\n",
 				        matching ? "asm" : "ordinary", nib ? ", int4" : raw ? ", int16 weights" : "",
-				        raw && i / 8 == SM_NT - 1 ? 3 : SM_TRIPS[i / 8], i % 8, y[i], ref[i]);
+				        shared ? ", shared initial values" : "", raw && i / 8 == SM_NT - 1 ? 3 : SM_TRIPS[i / 8],
+				        i % 8, y[i], ref[i]);
 			assert_true(y[i] == ref[i]);
 		}
 		diag_free(&d);

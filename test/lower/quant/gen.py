@@ -169,3 +169,10 @@ conv("conv_wun", 5, 5, 1, 6, 11, 3, 1, 1, 1)
 conv("conv_wun_c3", 3, 4, 1, 7, 20, 3, 2, 1, 1)
 conv("conv_wun_16x8", 5, 3, 1, 5, 11, 3, 1, 1, 1, dt="int16", deq=True)
 conv("conv_wun_int4", 5, 5, 1, 6, 11, 3, 1, 1, 1, wdt="int4")
+
+# the whole padded plane packed once (conv_dsp, rows under 8 columns: the weights unpacked once
+# per channel block for all rows, which run inside it): conv_c1_s2, conv_c1_s1, conv_c3_s2 and
+# conv_16x8_odd above take it too; here int4 weights, and zero rows below the input
+RNG = np.random.default_rng(17)
+conv("conv_whole_int4", 1, 5, 1, 11, 9, 4, 2, 1, 1, wdt="int4")
+conv("conv_whole_pad", 4, 6, 1, 5, 5, 3, 1, 2, 1)
