@@ -701,15 +701,53 @@ struct ConvGeom {
 	int64_t N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl;
 };
 
+/* Bytes of node n's activations in the arena: its inputs that are not
+ * constants, and its output (not the model's input and output, which are
+ * the caller's buffers). */
+static int64_t node_act_bytes(const Block *b, const Node *n)
+{
+	int64_t s = 0;
+	for (int i = 0; i < n->n_in; i++) {
+		const Tensor *t = &b->tensors[n->in[i]];
+		if (!t->data && n->in[i] != b->x)
+			s += dtype_bytes(t->dtype, tensor_numel(t));
+	}
+	if (n->out != b->y)
+		s += dtype_bytes(b->tensors[n->out].dtype, tensor_numel(&b->tensors[n->out]));
+	return s;
+}
+
+/* The scratch the node's kernel may take and likely leave the arena as it
+ * is: the block's largest node_act_bytes less this node's. A heuristic:
+ * tensors held across the node (a residual) and other kernels' scratch are
+ * not counted. */
+static int64_t scratch_budget(const Q *q)
+{
+	int64_t peak = 0;
+	for (int i = 0; i < q->b->n_nodes; i++) {
+		int64_t v = node_act_bytes(q->b, &q->b->nodes[i]);
+		if (v > peak)
+			peak = v;
+	}
+	peak -= node_act_bytes(q->b, q->n);
+	return peak > 0 ? peak : 0;
+}
+
 /* A 1×1 convolution with stride 1 and no padding treats pixels alike: its
- * H×W plane is any R×C' with R·C' = H·W. Rows of d columns, d the largest
- * divisor of H·W up to 64 (even ones first: columns go in pairs) whose band
- * (d·Cg int16) stays within 4 KiB or the band of the real row, so narrow
- * planes (DS-CNN's 25×5, MobileNet's 6×6) get fewer leftover columns and
- * fewer per-row costs. */
-static void flat_rows(ConvGeom *g)
+ * H×W plane is any R×C' with R·C' = H·W. One row of H·W columns where its
+ * band (H·W·Cg int16) fits the scratch budget (scratch_budget), else rows
+ * of d columns, d the largest divisor of H·W up to 64 (even ones first:
+ * columns go in pairs) whose band stays within 4 KiB or the band of the
+ * real row, so narrow planes (DS-CNN's 25×5, MobileNet's 6×6) get fewer
+ * leftover columns and fewer per-row costs. */
+static void flat_rows(ConvGeom *g, int64_t budget)
 {
 	const int64_t hw = g->H * g->W, cp = g->Cg + g->Cg % 2;
+	if (hw * cp * 2 <= budget) { /* the whole plane as one row: its weights unpacked once */
+		g->W = g->OW = hw;
+		g->H = g->OH = 1;
+		return;
+	}
 	int64_t cap = 4096 / (2 * cp);
 	if (cap < g->W)
 		cap = g->W;
@@ -966,9 +1004,6 @@ static int conv_vec(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	return q->err ? -1 : 0;
 }
 
-/* conv_dsp's whole-plane band: at most 4 KiB */
-#define PLANE_MAX_WORDS 1024
-
 typedef struct DspTaps {
 	const ConvGeom *g;
 	int band, wb;
@@ -1131,23 +1166,26 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 		scale_bias(q, a, 16);
 		a->pre16 = 1;
 	}
-	/* the band holds 2·(x − zp_x) (|·| ≤ 510 fits int16) and the bias is
-	 * doubled, so the accumulator is the 2·acc the requantization wants (one
-	 * shift less per output), when the band words packed per output row
-	 * (one more instruction each) are fewer than its outputs */
-	/* the weights unpacked per block and row (dsp_unpack) where the row has
-	 * the columns to repay it: per row and channel pair 2·KH·RQ weight words
-	 * unpacked (3.5 instructions each in the asm, more for int4's nibbles)
-	 * against 3 instructions saved per step and column pair, KH·RQw·OW/2
-	 * steps: OW ≥ 8 (measured: 4 to 12 give the same M4 counts within
-	 * 0.1 %); RQw ≥ 2: one step is no loop for the asm (llvm_smlad.c).
-	 * Narrower rows pack the whole padded plane once (HPk rows, when it
-	 * stays within PLANE_MAX_WORDS) and run the rows inside the channel
-	 * block, so the block's weights are unpacked once for all rows. */
+	/* The whole padded plane (HPk rows) packed once per image and group
+	 * where it fits under the model's largest layer (scratch_budget), with
+	 * the rows inside the channel block: each input row packed once (the
+	 * band packs it for each of the KH output rows that read it), and the
+	 * block's weights unpacked once for all rows (dsp_unpack). Else a band
+	 * of KH rows per output row, with the weights unpacked per block and
+	 * row where the row has the columns to repay it: per row and channel
+	 * pair 2·KH·RQ weight words unpacked (3.5 instructions each in the asm,
+	 * more for int4's nibbles) against 3 instructions saved per step and
+	 * column pair, KH·RQw·OW/2 steps: OW ≥ 8 (measured: 4 to 12 give the
+	 * same M4 counts within 0.1 %); RQw ≥ 2: one step is no loop for the
+	 * asm (llvm_smlad.c). */
 	const int64_t RQw = RQ * EPW / 4; /* steps of two pairs */
 	const int64_t HPk = (g->OH - 1) * g->sh + (KH - 1) * g->dh + 1;
-	const int per_row = RQw >= 2 && g->OW >= 8;
-	const int whole = !per_row && g->OH > 1 && HPk * RW <= PLANE_MAX_WORDS;
+	const int whole = g->OH > 1 && RQw >= 1 && HPk * RW * 4 <= scratch_budget(q);
+	const int per_row = !whole && RQw >= 2 && g->OW >= 8;
+	/* the band holds 2·(x − zp_x) (|·| ≤ 510 fits int16) and the bias is
+	 * doubled, so the accumulator is the 2·acc the requantization wants (one
+	 * shift less per output), when the band words packed (one more
+	 * instruction each) are fewer than the outputs */
 	const int64_t band_words = (whole ? HPk : KH) * RW, outs = g->Og * g->OW * (whole ? g->OH : 1);
 	const int64_t dbl = a->smm && !nib && band_words < outs ? 2 : 1;
 	if (dbl == 2) {
@@ -1453,7 +1491,7 @@ static int lower_conv(Q *q, LStmtList *to, const int *inb, int yb)
 	if (a.nofold && (q->dsp || q->vec) && (!a.wide || !q->vec) && dw == 1 && Og >= 2) {
 		ConvGeom cg = {N, C, O, G, Cg, Og, H, W, KH, KW, OH, OW, sh, sw, dh, pt, pl};
 		if (KH == 1 && KW == 1 && sh == 1 && sw == 1 && !padded && OH == H && OW == W && W < 16)
-			flat_rows(&cg);
+			flat_rows(&cg, scratch_budget(q));
 		return conv_dsp(q, to, inb, yb, &a, &cg);
 	}
 	const int64_t OB = Og >= 4 ? 4 : 1, CB = OB == 1 ? 4 : 2;

@@ -102,7 +102,7 @@ def prepare(cls, args, te):
     return qdir, ""
 
 
-CASES = ["conv_dw_16x8", "conv_16x8_odd", "conv_16x8_acc64", "conv_wun_16x8"]
+CASES = ["conv_dw_16x8", "conv_16x8_odd", "conv_16x8_acc64", "conv_wun_16x8", "conv_whole_16x8"]
 
 
 def case_model(name):

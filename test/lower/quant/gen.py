@@ -51,7 +51,7 @@ def model(name, xshape, xdt, xs, xz, layers, yshape, ydt):
         json.dump(m, f)
 
 
-def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2, ys=None, deq=False):
+def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2, ys=None, deq=False, rep=1):
     wide = dt == "int16"
     wmax = 7 if wdt == "int4" else 127
     ks = (k, k) if nd == 2 else (k,)
@@ -64,9 +64,13 @@ def conv(name, C, O, G, H, W, k, stride, pad, dil, dt="int8", wdt="int8", nd=2, 
     osp = tuple((s + 2 * pad - dil * (k - 1) - 1) // stride + 1 for s in sp)
     xshape, yshape = (1, C) + sp, (1, O) + osp
     yq = "Yq" if deq else "Y"
-    lay = [const("w", w, wdt, sw), const("b", b, "int64" if wide else "int32"), act(yq, yshape, dt, ys, yz),
-           layer("Conv2d" if nd == 2 else "Conv1d", ["xq", "w", "b"], yq, stride=stride, padding=pad,
+    yc = yq if rep == 1 else "yc"
+    lay = [const("w", w, wdt, sw), const("b", b, "int64" if wide else "int32"), act(yc, yshape, dt, ys, yz),
+           layer("Conv2d" if nd == 2 else "Conv1d", ["xq", "w", "b"], yc, stride=stride, padding=pad,
                  dilation=dil, groups=G)]
+    if rep > 1:  # the output repeated: a larger node after the conv, so its kernel has scratch room
+        yshape = (1, rep * O) + osp
+        lay += [act(yq, yshape, dt, ys, yz), layer("Concat", [yc] * rep, yq, dim=1)]
     if deq:  # float output: run_quant.py --cases runs it on the targets (its harness reads floats)
         lay += [{"type": "Tensor", "name": "Y", "shape": list(yshape), "datatype": "float32"},
                 layer("Dequantize", "Yq", "Y")]
@@ -170,9 +174,14 @@ conv("conv_wun_c3", 3, 4, 1, 7, 20, 3, 2, 1, 1)
 conv("conv_wun_16x8", 5, 3, 1, 5, 11, 3, 1, 1, 1, dt="int16", deq=True)
 conv("conv_wun_int4", 5, 5, 1, 6, 11, 3, 1, 1, 1, wdt="int4")
 
-# the whole padded plane packed once (conv_dsp, rows under 8 columns: the weights unpacked once
-# per channel block for all rows, which run inside it): conv_c1_s2, conv_c1_s1, conv_c3_s2 and
-# conv_16x8_odd above take it too; here int4 weights, and zero rows below the input
+# the whole padded plane packed once (conv_dsp, where it fits under the model's largest layer:
+# the weights unpacked once per channel block for all rows, which run inside it): the output
+# repeated 8 times by a Concat makes that room. One input channel at stride 2 (as DS-CNN's first
+# conv), int4 weights, zero rows above and below the input, odd channels and columns, 16x8 (with
+# a Dequantize, for run_quant.py --cases), and a 1x1 plane as one row
 RNG = np.random.default_rng(17)
-conv("conv_whole_int4", 1, 5, 1, 11, 9, 4, 2, 1, 1, wdt="int4")
-conv("conv_whole_pad", 4, 6, 1, 5, 5, 3, 1, 2, 1)
+conv("conv_whole_c1", 1, 5, 1, 11, 9, 4, 2, 1, 1, rep=8)
+conv("conv_whole_int4", 1, 5, 1, 11, 9, 4, 2, 1, 1, wdt="int4", rep=8)
+conv("conv_whole_pad", 4, 7, 1, 5, 11, 3, 1, 2, 1, rep=8)
+conv("conv_whole_16x8", 5, 3, 1, 6, 9, 3, 1, 1, 1, dt="int16", deq=True, rep=8)
+conv("conv_whole_1x1", 6, 10, 1, 6, 6, 1, 1, 0, 1, rep=8)
