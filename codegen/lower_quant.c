@@ -1656,30 +1656,31 @@ static int lower_quantize(Q *q, LStmtList *to, const int *inb, int yb)
 	const int64_t zy = y->quant->zero_point[0];
 	if (hs >= FLT_MIN && hs * 2.0f == sf) {
 		/* The same value, cheaper: v2 = x / (s/2) is exactly 2·(x / s) (s/2
-		 * is exact; where x / s is subnormal both round to 0 below),
-		 * clamped to ±2^30 (NaN → −2^30), t2 = trunc(v2), and round half
-		 * away from zero of v = t2 / 2 is (t2 + 1 + (t2 >> 31)) >> 1 (t2 ≥ 0:
-		 * ⌊(⌊2v⌋ + 1) / 2⌋; t2 < 0: ⌊t2 / 2⌋), with zp_y folded in as
-		 * (t2 + 1 + 2·zp_y + (t2 >> 31)) >> 1 — one division, two clamps,
-		 * one conversion and three integer ops (M4: ~18 instructions an
-		 * element instead of 28) */
+		 * is exact; where x / s is subnormal both round to 0 below), t2 =
+		 * trunc(v2) saturated to int32 (NaN → 0: the zero point) and then to
+		 * ±2^30 (no overflow below), and round half away from zero of
+		 * v = t2 / 2 is (t2 + 1 + (t2 >> 31)) >> 1 (t2 ≥ 0: ⌊(⌊2v⌋ + 1) / 2⌋;
+		 * t2 < 0: ⌊t2 / 2⌋), with zp_y folded in as
+		 * (t2 + 1 + 2·zp_y + (t2 >> 31)) >> 1 — one division, one saturating
+		 * conversion (M4: vcvt) and four integer ops (ssat, add, add, ssat:
+		 * ~10 instructions an element; 19 with the float clamps before) */
 		int v2 = let(q, l, "v2", B(q, LO_DIV, LD(q, inb[0], IX(q, i)), le_float(q->p, LT_F32, (double)hs)));
-		const double big2 = 1073741824.0;
-		set(q, l, v2, SEL(q, B(q, LO_GE, V(q, v2), le_float(q->p, LT_F32, -big2)), V(q, v2), le_float(q->p, LT_F32, -big2)));
-		set(q, l, v2, SEL(q, B(q, LO_LE, V(q, v2), le_float(q->p, LT_F32, big2)), V(q, v2), le_float(q->p, LT_F32, big2)));
-		int t2 = let(q, l, "t2", CAST(q, LT_I32, V(q, v2)));
+		const int64_t big2 = INT64_C(1) << 30;
+		int t2 = let(q, l, "t2", le_cast(q->p, LT_I32, le_un(q->p, LU_TRUNC, V(q, v2)), 1));
+		set(q, l, t2, B(q, LO_MAX, B(q, LO_MIN, V(q, t2), I32(q, big2 - 1)), I32(q, -big2)));
 		LExpr *r = B(q, LO_SHR, ADD(q, ADD(q, V(q, t2), I32(q, 1 + 2 * zy)), B(q, LO_SHR, V(q, t2), I32(q, 31))),
 		             I32(q, 1));
 		store(q, l, yb, IX(q, i), CAST(q, lt_of(y->dtype), B(q, LO_MAX, B(q, LO_MIN, r, I32(q, hi)), I32(q, lo))));
 		return q->err ? -1 : 0;
 	}
-	/* v = x / (float)s in f32, clamped to ±2^30 (NaN → −2^30: the minimum
-	 * after the clamp below); round half away from zero done exactly in f32
+	/* v = x / (float)s in f32, clamped to ±2^30 (NaN → 0: the zero point
+	 * after the ops below); round half away from zero done exactly in f32
 	 * and i32 (no f64: soft-float on Cortex-M4): t = trunc(v), fr = v − t
 	 * (exact), r = t + (fr ≥ 0.5) − (fr ≤ −0.5). */
 	int v = let(q, l, "v", B(q, LO_DIV, LD(q, inb[0], IX(q, i)),
 	                         le_float(q->p, LT_F32, (double)(float)y->quant->scale[0])));
 	const double big = 1073741824.0;
+	set(q, l, v, SEL(q, B(q, LO_EQ, V(q, v), V(q, v)), V(q, v), le_float(q->p, LT_F32, 0.0)));
 	set(q, l, v, SEL(q, B(q, LO_GE, V(q, v), le_float(q->p, LT_F32, -big)), V(q, v), le_float(q->p, LT_F32, -big)));
 	set(q, l, v, SEL(q, B(q, LO_LE, V(q, v), le_float(q->p, LT_F32, big)), V(q, v), le_float(q->p, LT_F32, big)));
 	int t = let(q, l, "t", CAST(q, LT_I32, V(q, v)));

@@ -150,7 +150,7 @@ typedef enum LBinOp {
 
 typedef enum LUnOp {
 	LU_NEG, LU_ABS, LU_NOT,
-	LU_EXP, LU_LOG, LU_SQRT, LU_TANH, LU_ERF, LU_FLOOR, LU_CEIL, LU_ROUND, /* floats */
+	LU_EXP, LU_LOG, LU_SQRT, LU_TANH, LU_ERF, LU_FLOOR, LU_CEIL, LU_ROUND, LU_TRUNC, /* floats */
 	LU_SXTB16, LU_SXTB16H, /* i32 only: bytes 0 and 2 (1 and 3) sign-extended to 16-bit halves (ARM sxtb16, ror #8) */
 	LO_COUNT_UN
 } LUnOp;

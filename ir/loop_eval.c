@@ -246,6 +246,7 @@ static double un_real(LUnOp op, double x, int f32)
 	case LU_FLOOR: return floor(x);
 	case LU_CEIL: return ceil(x);
 	case LU_ROUND: return nearbyint(x); /* half to even (torch.round, llvm.roundeven) */
+	case LU_TRUNC: return trunc(x);
 	default: return x;
 	}
 }

@@ -35,7 +35,7 @@ static const char *const bin_names[LO_COUNT_BIN] = {
 	"shl", "shr", "lt", "le", "gt", "ge", "eq", "ne", "pow", "dot2",
 };
 static const char *const un_names[LO_COUNT_UN] = {
-	"neg", "abs", "not", "exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "round",
+	"neg", "abs", "not", "exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "round", "trunc",
 	"sxtb16", "sxtb16h",
 };
 

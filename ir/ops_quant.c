@@ -88,9 +88,11 @@ int32_t nnl_round_div(int64_t sum, int64_t count)
 int32_t nnl_quantize_value(float x, double scale, int64_t zp, int32_t qmin, int32_t qmax)
 {
 	float v = x / (float)scale;
+	if (v != v) /* NaN → the zero point (as 0; TFLite's cast of NaN on Arm) */
+		v = 0.0f;
 	double r = round((double)v); /* half away from zero, like TfLiteRound */
 	double q = r + (double)zp;
-	if (!(q >= qmin)) /* NaN → qmin */
+	if (q < qmin)
 		return qmin;
 	if (q > qmax)
 		return qmax;

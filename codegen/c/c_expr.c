@@ -644,7 +644,7 @@ static void un(CCtx *c, StrBuf *o, const LExpr *e, int in_index, int ctx)
 	LType t = e->a->type;
 	int fl = ltype_is_float(t), f = t == LT_F32;
 	static const char *const fn[] = {[LU_EXP] = "exp",   [LU_LOG] = "log",     [LU_SQRT] = "sqrt", [LU_TANH] = "tanh",
-	                                 [LU_ERF] = "erf",   [LU_FLOOR] = "floor", [LU_CEIL] = "ceil"};
+	                                 [LU_ERF] = "erf",   [LU_FLOOR] = "floor", [LU_CEIL] = "ceil", [LU_TRUNC] = "trunc"};
 	switch ((LUnOp)e->op) {
 	case LU_NEG:
 		if (fl) {
@@ -683,7 +683,8 @@ static void un(CCtx *c, StrBuf *o, const LExpr *e, int in_index, int ctx)
 	case LU_TANH:
 	case LU_ERF:
 	case LU_FLOOR:
-	case LU_CEIL: {
+	case LU_CEIL:
+	case LU_TRUNC: {
 		char name[16];
 		snprintf(name, sizeof name, "%s%s", fn[e->op], f ? "f" : "");
 		call1(c, o, name, e->a, in_index);

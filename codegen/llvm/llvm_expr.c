@@ -169,7 +169,7 @@ static LLVMValueRef cast(CgCtx *c, const LExpr *e, LLVMValueRef a)
 		return LLVMBuildSIToFP(c->b, a, tt, "");
 	}
 	if (ff && !tf) {
-		if (e->sat)
+		if (e->sat && !(e->a->kind == LE_UN && e->a->op == LU_TRUNC)) /* see LE_CAST */
 			a = roundeven(c, a, from);
 		LLVMTypeRef types[2] = {tt, ft};
 		return intrinsic(c, ltype_is_signed(to) ? "llvm.fptosi.sat" : "llvm.fptoui.sat", types, 2, &a, 1);
@@ -373,6 +373,7 @@ static LLVMValueRef un(CgCtx *c, const LExpr *e, LLVMValueRef a)
 	case LU_SQRT: return intrinsic1(c, "llvm.sqrt", a);
 	case LU_FLOOR: return intrinsic1(c, "llvm.floor", a);
 	case LU_CEIL: return intrinsic1(c, "llvm.ceil", a);
+	case LU_TRUNC: return intrinsic1(c, "llvm.trunc", a);
 	case LU_ROUND: return roundeven(c, a, t);
 	case LU_TANH: return libm1(c, t == LT_F64 ? "tanh" : "tanhf", a);
 	case LU_ERF: return libm1(c, t == LT_F64 ? "erf" : "erff", a);
@@ -515,7 +516,12 @@ LLVMValueRef cg_expr(CgCtx *c, const LExpr *e, int in_index)
 		return a ? un(c, e, a) : NULL;
 	}
 	case LE_CAST: {
-		LLVMValueRef a = cg_expr(c, e->a, 0);
+		/* cast_sat of trunc(x) to an integer is fptosi.sat(x): it truncates,
+		 * and roundeven of the integral trunc(x) is the identity (one vcvt
+		 * on Arm, where trunc itself is a libm call without FPv5) */
+		const int sat_trunc = e->sat && e->a->kind == LE_UN && e->a->op == LU_TRUNC &&
+		                      ltype_is_float(e->a->type) && !ltype_is_float(e->type);
+		LLVMValueRef a = cg_expr(c, sat_trunc ? e->a->a : e->a, 0);
 		if (!a)
 			return NULL;
 		if (!cg_type(c, e->a->type))

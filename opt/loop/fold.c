@@ -174,6 +174,7 @@ static LExpr *fold_un(Fold *f, LExpr *e)
 		case LU_FLOOR: r = floor(x); break;
 		case LU_CEIL: r = ceil(x); break;
 		case LU_ROUND: r = nearbyint(x); break;
+		case LU_TRUNC: r = trunc(x); break;
 		default: return e;
 		}
 		LExpr *k = fk(f, t, r);

@@ -102,7 +102,7 @@ static void dense_ref(const float *x, float *y)
 }
 
 /* Elementwise: out[8*i + k] for each input x[i] = each unary/cast/binary case. */
-enum { NOPS = 10, NX = 12 };
+enum { NOPS = 12, NX = 12 };
 static const float XS[NX] = {0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 0.3f, -1.7f, 3.0e9f, -1.0e10f, 100.0f, -0.0f, 7.25f};
 
 static LProgram *elementwise(void)
@@ -135,6 +135,9 @@ static LProgram *elementwise(void)
 	/* select + max with NaN-free operands */
 	OUT(9, le_select(p, le_bin(p, LO_LT, V, le_float(p, LT_F32, 0.0)), le_float(p, LT_F32, -1.0),
 	                 le_bin(p, LO_MAX, V, le_float(p, LT_F32, 2.0))));
+	/* trunc, and the saturating truncation to i16 (cast_sat of trunc: one fptosi.sat) */
+	OUT(10, le_un(p, LU_TRUNC, V));
+	OUT(11, le_cast(p, LT_F32, le_cast(p, LT_I16, le_un(p, LU_TRUNC, V), 1), 0));
 #undef OUT
 #undef V
 	return p;
@@ -173,6 +176,8 @@ static void elementwise_ref(float *y)
 		o[7] = (float)(d == 0 ? 100 : 100 / d);
 		o[8] = v > 1.0f ? sqrtf(v) : -v;
 		o[9] = v < 0 ? -1.0f : (v > 2.0f ? v : 2.0f);
+		o[10] = truncf(v);
+		o[11] = (float)(int32_t)(truncf(v) < -32768.0f ? -32768.0f : truncf(v) > 32767.0f ? 32767.0f : truncf(v));
 	}
 }
 

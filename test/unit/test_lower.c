@@ -301,18 +301,20 @@ static void test_quant_models(void **state)
 static void test_quantize_edges(void **state)
 {
 	(void)state;
-	static const char *const types[2][2] = {{"int8", "-3"}, {"int16", "0"}};
-	for (int ty = 0; ty < 2; ty++) {
+	/* the third: s/2 subnormal, so the lowering takes its other form (t = trunc(v), v − t against ±½) */
+	static const char *const types[3][3] = {
+		{"int8", "-3", "0.0235294122248888"}, {"int16", "0", "0.0235294122248888"}, {"int8", "5", "1.5e-38"}};
+	for (int ty = 0; ty < 3; ty++) {
 		char text[2048];
 		snprintf(text, sizeof text,
 		         "{\"type\": \"Model\", \"name\": \"qedge\", \"input_shape\": [1, 600], \"input_datatype\": \"float32\",\n"
 		         " \"output_shape\": [1, 600], \"output_datatype\": \"%s\", \"blocks\": [{\"type\": \"Block\", \"name\": \"b\",\n"
 		         " \"input_shape\": [1, 600], \"input_datatype\": \"float32\", \"output_shape\": [1, 600], \"output_datatype\": \"%s\",\n"
 		         " \"layers\": [{\"type\": \"Tensor\", \"name\": \"Y\", \"shape\": [1, 600], \"datatype\": \"%s\",\n"
-		         "  \"quantization\": {\"scale\": 0.0235294122248888, \"zero_point\": %s}},\n"
+		         "  \"quantization\": {\"scale\": %s, \"zero_point\": %s}},\n"
 		         " {\"type\": \"Layer\", \"name\": \"Quantize\", \"tensor_input\": \"X\", \"tensor_output\": \"Y\",\n"
 		         "  \"attributes\": {\"datatype\": \"%s\"}}]}]}\n",
-		         types[ty][0], types[ty][0], types[ty][0], types[ty][1], types[ty][0]);
+		         types[ty][0], types[ty][0], types[ty][0], types[ty][2], types[ty][1], types[ty][0]);
 		Diag d;
 		diag_init(&d);
 		Model *m = json_load_model_buffer(text, strlen(text), "qedge", ".", &d);
@@ -329,7 +331,7 @@ static void test_quantize_edges(void **state)
 		for (int k = 0; i < 600; i++, k++) {
 			/* (k/3 − 98 + ½)·s and the floats beside it: ties across the int8
 			 * range and past it (int16: 100·s steps reach ±19,000) */
-			float t = ((float)(k / 3 - 98) * (ty ? 100.0f : 1.0f) + 0.5f) * s;
+			float t = ((float)(k / 3 - 98) * (ty == 1 ? 100.0f : 1.0f) + 0.5f) * s;
 			x[i] = k % 3 == 0 ? t : k % 3 == 1 ? nextafterf(t, INFINITY) : nextafterf(t, -INFINITY);
 		}
 		exact_floats = 1;

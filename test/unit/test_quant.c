@@ -83,7 +83,11 @@ static void test_fixed_point(void **st)
 	assert_int_equal(nnl_quantize_value(0.5f, 0.1, 3, -128, 127), 8);
 	assert_int_equal(nnl_quantize_value(-0.25f, 0.1, 0, -128, 127), -3); /* -2.5 → -3 */
 	assert_int_equal(nnl_quantize_value(1000.0f, 0.1, 0, -128, 127), 127);
-	assert_int_equal(nnl_quantize_value(NAN, 0.1, 0, -128, 127), -128);
+	/* NaN quantizes as 0 does (the zero point), as TFLite's cast does on Arm */
+	assert_int_equal(nnl_quantize_value(NAN, 0.1, 0, -128, 127), 0);
+	assert_int_equal(nnl_quantize_value(-NAN, 0.1, -7, -128, 127), -7);
+	assert_int_equal(nnl_quantize_value(-INFINITY, 0.1, 5, -128, 127), -128);
+	assert_int_equal(nnl_quantize_value(INFINITY, 0.1, 5, -32768, 32767), 32767);
 }
 
 /* ---- the pass ------------------------------------------------------------------- */
