@@ -1284,7 +1284,8 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
  * for 3×3, 2 loads and 4 SMLADs make 6 MACs. For stride 2, output ox reads
  * words ox..ox+T−1 with E_t, T = (KW+1)/2, and neighbours share a word.
  * Weights (and the bias) are stored doubled when a->smm holds, which saves
- * the requantization's ×2. Blocks of 6 outputs at stride 1, 5 at stride 2. */
+ * the requantization's ×2. Blocks of 4 outputs at stride 1 (a row of up
+ * to 5: one block), 5 at stride 2. */
 #define DW_MAX_KH 7
 #define DW_MAX_T 4  /* KW ≤ 7 */
 static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const ConvGeom *g)
@@ -1367,9 +1368,14 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	OcCtx oc = {1, {cc}, {1}, 0};
 	/* blocks of NB outputs (ox0 = NB·b; a narrower row is one block): stride 1, output j reads words
 	 * ox0/2 + j/2 + t with set j%2; stride 2, words ox0 + j + t with E */
-	/* NB: measured on MobileNetV1-0.25 and DS-CNN (M4 instructions, 4 to 8
-	 * tried): 6 at stride 1 (even: two outputs per word pair), 5 at stride 2 */
-	const int64_t NB = sw == 1 ? 6 : 5;
+	/* NB: measured on MobileNetV1-0.25 and DS-CNN (M4 instructions): at
+	 * stride 1 a row of up to 5 is one block (5 accumulators, 4 weight
+	 * pairs, 2 input words and 2 pointers: the asm's 13 registers), wider
+	 * rows blocks of 4 (even: two outputs per word pair; 6, which needs 14
+	 * registers and stays LLVM's code, measured MobileNetV1 10,129,120 →
+	 * 10,047,454 with 4, 10,223,302 with 2); 5 at stride 2 (3, 4, 6, 7: up
+	 * to 34 k more) */
+	const int64_t NB = sw == 1 ? (OW <= 5 ? 5 : 4) : 5;
 	for (int part = 0; part < 2; part++) {
 		int64_t nout;
 		Ix pb;
