@@ -98,13 +98,16 @@ def where(nnllc, qdir, macs_by_label):
     est = json.loads(out.stdout)
     kinds = layer_kinds(os.path.join(qdir, "model.json"))
     agg = {}
+    seen = set()
     for L in est["layers"]:
         lab = L["layer"]
-        # a fused label "a (Conv2d) + b (+)" belongs to its first node
+        # a fused label "a (Conv2d) + b (+)" belongs to its first node; a node's MACs count once
+        # (its packing and its blocks can be two rows when only the blocks took the fused add)
         first = lab.split(" + ")[0]
         k = kinds.get(first, "other (pool, add, entry)")
         i, mac = agg.get(k, (0, 0))
-        agg[k] = (i + L["instructions"], mac + macs_by_label.get(first, 0))
+        agg[k] = (i + L["instructions"], mac + (macs_by_label.get(first, 0) if first not in seen else 0))
+        seen.add(first)
     return agg, est["instructions"]
 
 

@@ -211,6 +211,8 @@ static int parse_asm(const char *as, const char *fn, Arch arch, Asm *a)
 	p = strchr(p + 1, '\n');
 	if (asm_push_block(a, 0, 0, "") < 0)
 		return -1;
+	const int fn_blk = a->nbl - 1, fn_in = a->nin; /* the function's entry block */
+	a->bl[fn_blk].ir = fn_blk == 0 ? 0 : -1;
 	while (p && *p) {
 		p++;
 		const char *e = strchr(p, '\n');
@@ -237,9 +239,9 @@ static int parse_asm(const char *as, const char *fn, Arch arch, Asm *a)
 				snprintf(lab, sizeof lab, "%.*s", (int)(k < 31 ? k : 31), line);
 			}
 			/* an entry-block comment right after the label opens no new block */
-			if (a->nbl == 1 && a->nin == 0 && !lab[0]) {
-				a->bl[0].ir = ir >= 0 ? ir : 0;
-				a->bl[0].derived = ir >= 0 ? derived : 0;
+			if (a->nbl == fn_blk + 1 && a->nin == fn_in && !lab[0]) {
+				a->bl[fn_blk].ir = ir >= 0 ? ir : fn_blk == 0 ? 0 : -1;
+				a->bl[fn_blk].derived = ir >= 0 ? derived : 0;
 				continue;
 			}
 			if (asm_push_block(a, ir, derived, lab) < 0)
@@ -327,15 +329,36 @@ static const char *canon_libcall(const char *f)
 	return f;
 }
 
-static long stack_from_cfi(const char *as)
+/* Is f one of the layers' functions, PREFIX_run.L<k>? */
+static int is_layer_fn(const char *f, const char *prefix)
 {
-	long best = -1;
+	size_t n = strlen(prefix);
+	if (strncmp(f, prefix, n) != 0 || strncmp(f + n, "_run.L", 6) != 0 || !isdigit((unsigned char)f[n + 6]))
+		return 0;
+	for (f += n + 6; isdigit((unsigned char)*f); f++)
+		;
+	return *f == 0;
+}
+
+/* The deepest stack: PREFIX_run's frame (its largest CFA offset) plus the
+ * largest of the functions it calls (the layers'), from the CFI. */
+static long stack_from_cfi(const char *as, const char *prefix)
+{
+	long main_f = -1, other = 0;
+	char start[320];
+	snprintf(start, sizeof start, "\n%s_run:", prefix);
+	const char *m0 = strstr(as, start), *m1 = m0 ? strstr(m0, ".Lfunc_end") : NULL;
 	for (const char *q = as; (q = strstr(q, ".cfi_def_cfa_offset")) != NULL; q++) {
 		long v = strtol(q + 19, NULL, 10);
-		if (v > best)
-			best = v;
+		if (m0 && q > m0 && (!m1 || q < m1)) {
+			if (v > main_f)
+				main_f = v;
+		} else if (v > other)
+			other = v;
 	}
-	return best;
+	if (!m0) /* no PREFIX_run (not expected): the largest frame */
+		return other > 0 ? other : -1;
+	return main_f < 0 && other == 0 ? -1 : (main_f > 0 ? main_f : 0) + other;
 }
 
 /* llvm-mca-19 cycles per iteration of one block's instructions; < 0 on failure. */
@@ -567,7 +590,7 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 	r->rodata = (long long)sz.rodata;
 	r->flash = sz.ok ? (long long)(sz.text + sz.rodata + sz.data) : -1;
 	r->arena = p->arena_bytes;
-	r->stack = stack_from_cfi(as);
+	r->stack = stack_from_cfi(as, o->prefix);
 	r->unknown_branches = cnt.unknown;
 
 	char fn[300];
@@ -575,6 +598,25 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 	if (parse_asm(as, fn, arch, &a) < 0) {
 		diag_add(d, "--estimate: could not find %s in the assembly", fn);
 		goto done;
+	}
+	/* the layers' functions PREFIX_run.L<k> (llvm_module.c build_group), in
+	 * the order they appear */
+	{
+		char lpre[320];
+		int ln = snprintf(lpre, sizeof lpre, "\n%s_run.L", o->prefix);
+		for (const char *q = strstr(as, lpre); q; q = strstr(q + 1, lpre)) {
+			const char *e = q + ln;
+			while (isdigit((unsigned char)*e))
+				e++;
+			if (*e != ':')
+				continue;
+			char lf[300];
+			snprintf(lf, sizeof lf, "%.*s", (int)(e - q - 1), q + 1);
+			if (parse_asm(as, lf, arch, &a) < 0) {
+				diag_add(d, "--estimate: could not read %s in the assembly", lf);
+				goto done;
+			}
+		}
 	}
 	/* layers: one per distinct label of the top-level statements, in order */
 	int ns = p->body.n;
@@ -705,6 +747,8 @@ int estimate_program(const LProgram *p, const CgOptions *o, const CoreProfile *p
 			if (mi->k == EC_CALL) {
 				char f[96];
 				callee(mi, f, sizeof f);
+				if (is_layer_fn(f, o->prefix))
+					continue; /* a layer's function: its blocks are counted themselves */
 				const char *cf = canon_libcall(f);
 				const LibCost *lc = libcost_find(prof->libc, cf);
 				double per = lc ? lc->per_call : 50; /* unknown routine: a guess, reported */

@@ -38,16 +38,32 @@ int cg_est_debug_init(CgCtx *c)
 	LLVMMetadataRef cu = LLVMDIBuilderCreateCompileUnit(db, LLVMDWARFSourceLanguageC11, file, "nnllc", 5, 1, "", 0,
 	                                                    0, "", 0, LLVMDWARFEmissionLineTablesOnly, 0, 0, 0, "", 0,
 	                                                    "", 0);
-	LLVMMetadataRef ty = LLVMDIBuilderCreateSubroutineType(db, file, NULL, 0, LLVMDIFlagZero);
-	size_t n = 0;
-	const char *name = LLVMGetValueName2(c->fn, &n);
-	LLVMMetadataRef sp = LLVMDIBuilderCreateFunction(db, cu, name, n, name, n, file, 1, ty, 0, 1, 1,
-	                                                 LLVMDIFlagZero, 1);
-	LLVMSetSubprogram(c->fn, sp);
-	c->di_scope = sp;
+	c->di_file = file;
+	c->di_cu = cu;
+	c->di_type = LLVMDIBuilderCreateSubroutineType(db, file, NULL, 0, LLVMDIFlagZero);
 	LLVMMetadataRef ver = LLVMValueAsMetadata(LLVMConstInt(LLVMInt32TypeInContext(c->ctx), LLVMDebugMetadataVersion(), 0));
 	LLVMAddModuleFlag(c->mod, LLVMModuleFlagBehaviorWarning, "Debug Info Version", 18, ver);
+	return cg_est_debug_fn(c, c->fn);
+}
+
+int cg_est_debug_fn(CgCtx *c, LLVMValueRef fn)
+{
+	if (!c->di_builder)
+		return 0;
+	size_t n = 0;
+	const char *name = LLVMGetValueName2(fn, &n);
+	LLVMMetadataRef sp = LLVMDIBuilderCreateFunction((LLVMDIBuilderRef)c->di_builder, (LLVMMetadataRef)c->di_cu, name,
+	                                                 n, name, n, (LLVMMetadataRef)c->di_file, 1,
+	                                                 (LLVMMetadataRef)c->di_type, 0, 1, 1, LLVMDIFlagZero, 1);
+	LLVMSetSubprogram(fn, sp);
+	c->di_scope = sp;
 	return 0;
+}
+
+void cg_est_set_scope(CgCtx *c, LLVMValueRef fn)
+{
+	if (c->di_builder)
+		c->di_scope = LLVMGetSubprogram(fn);
 }
 
 void cg_est_set_line(CgCtx *c, int line)
@@ -666,17 +682,38 @@ int cg_est_count(CgCtx *c)
 	I.out = e;
 	I.td = LLVMGetModuleDataLayout(c->mod);
 	I.pbits = (int)LLVMPointerSize(I.td) * 8;
-	LLVMValueRef fn = c->fn;
+	/* the functions: PREFIX_run first, then the layers' (llvm_module.c
+	 * build_group), each with its blocks numbered after the previous one's */
+	int nfn = 0;
+	for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f; f = LLVMGetNextFunction(f))
+		nfn += LLVMCountBasicBlocks(f) > 0;
+	LLVMValueRef *fns = calloc((size_t)nfn + 1, sizeof *fns);
+	int *fn_first = calloc((size_t)nfn + 2, sizeof *fn_first);
+	double *fn_runs = calloc((size_t)nfn + 1, sizeof *fn_runs);
+	if (!fns || !fn_first || !fn_runs) {
+		free(fns), free(fn_first), free(fn_runs);
+		return cg_fail(c, "out of memory"), -1;
+	}
+	nfn = 0;
+	fns[nfn++] = c->fn;
+	for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f; f = LLVMGetNextFunction(f))
+		if (f != c->fn && LLVMCountBasicBlocks(f) > 0)
+			fns[nfn++] = f;
 	/* the machine blocks must name their IR blocks in the assembly */
 	LLVMSetTargetMachineAsmVerbosity(c->tm, 1);
 	/* sizes */
 	size_t ninst = 16;
 	int nblk = 0;
-	for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb)) {
-		nblk++;
-		for (LLVMValueRef v = LLVMGetFirstInstruction(bb); v; v = LLVMGetNextInstruction(v))
-			ninst++;
+	for (int fi = 0; fi < nfn; fi++) {
+		fn_first[fi] = nblk;
+		for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fns[fi]); bb; bb = LLVMGetNextBasicBlock(bb)) {
+			nblk++;
+			for (LLVMValueRef v = LLVMGetFirstInstruction(bb); v; v = LLVMGetNextInstruction(v))
+				ninst++;
+		}
+		ninst += LLVMCountParams(fns[fi]);
 	}
+	fn_first[nfn] = nblk;
 	ninst += (size_t)nblk + 16;
 	I.hcap = 64;
 	while (I.hcap < ninst * 2)
@@ -731,16 +768,20 @@ int cg_est_count(CgCtx *c)
 			}
 		}
 	}
-	/* parameters: distinct, non-null, 4 KiB-aligned fake addresses */
-	for (unsigned i = 0; i < LLVMCountParams(fn); i++) {
-		int s = slot_of(&I, LLVMGetParam(fn, i), 1);
-		I.val[s] = (uint64_t)(i + 1) << (I.pbits == 32 ? 28 : 32);
-		I.known[s] = 1;
-	}
+	/* parameters: distinct, non-null, 4 KiB-aligned fake addresses (a
+	 * layer's function receives PREFIX_run's pointers in the same order;
+	 * its 4th, the weights' payload, is another address) */
+	for (int fi = 0; fi < nfn; fi++)
+		for (unsigned i = 0; i < LLVMCountParams(fns[fi]); i++) {
+			int s = slot_of(&I, LLVMGetParam(fns[fi], i), 1);
+			I.val[s] = (uint64_t)(i + 1) << (I.pbits == 32 ? 28 : 32);
+			I.known[s] = 1;
+		}
 	/* blocks: rename, index (block values stored as slots holding their index) */
 	{
 		int b = 0;
-		for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb), b++) {
+		for (int fi = 0; fi < nfn; fi++)
+		for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fns[fi]); bb; bb = LLVMGetNextBasicBlock(bb), b++) {
 			char nm[32];
 			int len = snprintf(nm, sizeof nm, "nnl.b%d", b);
 			LLVMSetValueName2(LLVMBasicBlockAsValue(bb), nm, (size_t)len);
@@ -905,8 +946,11 @@ int cg_est_count(CgCtx *c)
 			goto done;
 		}
 		int sp = 0;
-		st[sp++] = 0;
-		col[0] = 1;
+		for (int fi = 0; fi < nfn; fi++) {
+		if (fn_first[fi] >= nblk || col[fn_first[fi]])
+			continue;
+		st[sp++] = fn_first[fi];
+		col[fn_first[fi]] = 1;
 		while (sp > 0) {
 			int b = st[sp - 1];
 			Blk *k = &I.blk[b];
@@ -925,12 +969,11 @@ int cg_est_count(CgCtx *c)
 				sp--;
 			}
 		}
+		}
 		free(st), free(it), free(col);
 	}
 	/* run */
 	{
-		int cur = 0, prev = -1;
-		e->entries[0] += 1;
 		double steps = 0;
 		uint64_t *tmp = calloc(64, sizeof *tmp);
 		unsigned char *tkn = calloc(64, 1);
@@ -940,6 +983,14 @@ int cg_est_count(CgCtx *c)
 			cg_fail(c, "out of memory");
 			goto done;
 		}
+		/* PREFIX_run, then each layer's function as many times as PREFIX_run's
+		 * executed blocks call it (once) */
+		for (int fi = 0; fi < nfn; fi++)
+		for (double run = 0; run < (fi == 0 ? 1 : fn_runs[fi]); run++) {
+		int cur = fn_first[fi], prev = -1;
+		if (cur >= nblk)
+			continue;
+		e->entries[cur] += 1;
 		while (cur >= 0) {
 			Blk *k = &I.blk[cur];
 			e->count[cur] += 1;
@@ -1021,6 +1072,17 @@ int cg_est_count(CgCtx *c)
 				e->entries[next] += 1;
 			cur = next;
 		}
+		if (fi == 0) /* the calls of the layers' functions in PREFIX_run's blocks */
+			for (int b = fn_first[0]; b < fn_first[1]; b++)
+				for (LLVMValueRef v = LLVMGetFirstInstruction(I.blk[b].bb); v; v = LLVMGetNextInstruction(v)) {
+					if (LLVMGetInstructionOpcode(v) != LLVMCall)
+						continue;
+					LLVMValueRef callee = LLVMGetCalledValue(v);
+					for (int fj = 1; fj < nfn; fj++)
+						if (callee == fns[fj])
+							fn_runs[fj] += e->count[b];
+				}
+		}
 		free(tmp);
 		free(tkn);
 		e->steps = steps;
@@ -1033,5 +1095,8 @@ int cg_est_count(CgCtx *c)
 done:
 	free(stack);
 	free_interp(&I);
+	free(fns);
+	free(fn_first);
+	free(fn_runs);
 	return rc;
 }

@@ -43,6 +43,7 @@ typedef struct CgCtx {
 	int dsp;                /* Arm DSP extension: dot2/sxtb16 as smlad/smuad/sxtb16 */
 	void *di_builder;       /* --estimate: LLVMDIBuilderRef */
 	void *di_scope;         /* --estimate: the function's DISubprogram (LLVMMetadataRef) */
+	void *di_file, *di_cu, *di_type; /* --estimate: for each function's DISubprogram */
 	const LStmtList *list;  /* the statement being generated: list->v[idx] (cg_stmts) */
 	int idx;
 } CgCtx;
@@ -77,12 +78,18 @@ int cg_weights_check_fn(CgCtx *c);
  * statement while building, then after the passes the control-flow-only
  * interpretation that counts block executions (renames blocks nnl.bN). */
 int cg_est_debug_init(CgCtx *c);
+/* A DISubprogram for fn (a layer's function), now the scope of the lines */
+int cg_est_debug_fn(CgCtx *c, LLVMValueRef fn);
+/* The lines' scope back to fn's subprogram */
+void cg_est_set_scope(CgCtx *c, LLVMValueRef fn);
 void cg_est_set_line(CgCtx *c, int line);
 void cg_est_debug_finish(CgCtx *c);
 int cg_est_count(CgCtx *c);
 
 /* llvm_stmt.c */
 int cg_stmts(CgCtx *c, const LStmtList *l);
+/* The same, statement i with debug line line0 + i (--estimate; 0: no lines) */
+int cg_stmts_lines(CgCtx *c, const LStmtList *l, int line0);
 
 /* llvm_smlad.c: a for loop of smlad reductions as hand-scheduled Thumb-2
  * (DSP targets), given its evaluated bounds (lo already stored in the loop

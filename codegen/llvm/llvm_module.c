@@ -17,9 +17,11 @@
  */
 #include "llvm_internal.h"
 #include "nnl_runtime.h"
+#include "lopt_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 LLVMValueRef cg_fail(CgCtx *c, const char *fmt, ...)
@@ -185,6 +187,125 @@ static void build_checks(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVM
 	}
 }
 
+/* The top-level statements first..last−1 (a layer, and what it shares with
+ * its neighbours) as a function of their own, PREFIX_run.L<first>, called
+ * from PREFIX_run with its pointers (input, output, arena, and the weights'
+ * payload): LLVM then allocates registers and reduces loop strength per
+ * layer, so a layer's code no longer changes with other layers' (it did:
+ * docs/quantization.md). The buffers' base pointers are made again from
+ * the parameters; the const buffers' globals are shared. */
+static int build_group(CgCtx *c, int first, int last, LLVMValueRef *args, unsigned nargs)
+{
+	const LProgram *p = c->p;
+	LLVMTypeRef ptr = LLVMPointerTypeInContext(c->ctx, 0), params[4] = {ptr, ptr, ptr, ptr};
+	LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, nargs, 0);
+	char name[300];
+	snprintf(name, sizeof name, "%s_run.L%d", c->o->prefix, first);
+	LLVMValueRef f = LLVMAddFunction(c->mod, name, fty);
+	LLVMSetLinkage(f, LLVMInternalLinkage);
+	for (unsigned k = 1; k <= nargs; k++) {
+		add_attr(c, f, k, "noalias");
+		add_attr(c, f, k, "nocapture");
+		add_attr(c, f, k, "noundef");
+	}
+	add_attr(c, f, 1, "readonly");
+	if (nargs == 4)
+		add_attr(c, f, 4, "readonly");
+	static const char *const fattr[] = {"nounwind", "nofree", "nosync", "noinline"};
+	for (size_t k = 0; k < sizeof fattr / sizeof fattr[0]; k++)
+		add_attr(c, f, LLVMAttributeFunctionIndex, fattr[k]);
+	if (c->o->opt == CG_Os || c->o->opt == CG_Oz)
+		add_attr(c, f, LLVMAttributeFunctionIndex, "optsize");
+	if (c->o->opt == CG_Oz)
+		add_attr(c, f, LLVMAttributeFunctionIndex, "minsize");
+	add_str_attr(c, f, "target-cpu", c->ts.cpu);
+	if (*c->ts.features)
+		add_str_attr(c, f, "target-features", c->ts.features);
+	cg_est_set_line(c, first + 1);
+	LLVMBuildCall2(c->b, fty, f, args, nargs, "");
+
+	/* the function's body, with its own entry (allocas), slots and bases */
+	LLVMValueRef main_fn = c->fn, main_payload = c->wpayload;
+	LLVMBuilderRef main_ab = c->ab;
+	LLVMBasicBlockRef main_at = LLVMGetInsertBlock(c->b);
+	LLVMBuilderRef fab = LLVMCreateBuilderInContext(c->ctx);
+	LLVMBasicBlockRef fe = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
+	LLVMBasicBlockRef fb = LLVMAppendBasicBlockInContext(c->ctx, f, "body");
+	LLVMPositionBuilderAtEnd(fab, fe);
+	LLVMPositionBuilderAtEnd(c->b, fb);
+	c->fn = f;
+	c->ab = fab;
+	if (c->o->est_counts && cg_est_debug_fn(c, f) < 0)
+		return -1;
+	cg_est_set_line(c, first + 1); /* in the function's own scope */
+	for (int v = 0; v < p->n_vars; v++)
+		c->slot[v] = NULL;
+	LLVMValueRef in = LLVMGetParam(f, 0), out = LLVMGetParam(f, 1), arena = LLVMGetParam(f, 2);
+	c->wpayload = nargs == 4 ? LLVMGetParam(f, 3) : NULL;
+	int rc = 0;
+	for (int b = 0; b < p->n_bufs && rc == 0; b++) {
+		const LBuf *B = &p->bufs[b];
+		if (B->kind == LB_INPUT)
+			c->base[b] = in;
+		else if (B->kind == LB_OUTPUT)
+			c->base[b] = out;
+		else if (B->kind == LB_ARENA) {
+			LLVMValueRef off = LLVMConstInt(LLVMInt64TypeInContext(c->ctx), (unsigned long long)B->offset, 0);
+			c->base[b] = LLVMBuildInBoundsGEP2(c->b, LLVMInt8TypeInContext(c->ctx), arena, &off, 1, B->name);
+		} else if (c->o->weights_external && !(c->base[b] = cg_weights_base(c, b)))
+			rc = -1;
+	}
+	LStmtList group = {.v = &p->body.v[first], .n = last - first, .cap = last - first};
+	if (rc == 0 && (cg_stmts_lines(c, &group, c->o->est_counts ? first + 1 : 0) < 0 || c->error))
+		rc = -1;
+	cg_est_set_line(c, 0);
+	if (rc == 0) {
+		LLVMBuildRetVoid(c->b);
+		LLVMBuildBr(fab, fb);
+	}
+	LLVMDisposeBuilder(fab);
+	c->fn = main_fn;
+	c->ab = main_ab;
+	c->wpayload = main_payload;
+	cg_est_set_scope(c, main_fn);
+	LLVMPositionBuilderAtEnd(c->b, main_at);
+	return rc;
+}
+
+/* The top-level statements in groups (build_group): a statement goes with
+ * the one before it when a top-level let at or before that one is read or
+ * set at or after it. */
+static int build_groups(CgCtx *c, LLVMValueRef *args, unsigned nargs)
+{
+	const LProgram *p = c->p;
+	int *join = calloc((size_t)p->body.n + 1, sizeof *join);
+	if (!join) {
+		cg_fail(c, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < p->body.n; i++) {
+		const LStmt *t = p->body.v[i];
+		if (t->kind != LS_LET)
+			continue;
+		int last = i;
+		for (int j = i + 1; j < p->body.n; j++)
+			if (ls_uses_var(p->body.v[j], t->var) || ls_sets_var(p->body.v[j], t->var))
+				last = j;
+		for (int k = i + 1; k <= last; k++)
+			join[k] = 1;
+	}
+	int rc = 0;
+	for (int i = 0; i < p->body.n && rc == 0;) {
+		int end = i + 1;
+		while (end < p->body.n && join[end])
+			end++;
+		rc = build_group(c, i, end, args, nargs);
+		i = end;
+	}
+	free(join);
+	return rc;
+}
+
 int cg_build_module(CgCtx *c)
 {
 	const LProgram *p = c->p;
@@ -241,20 +362,19 @@ int cg_build_module(CgCtx *c)
 		return -1;
 	if (make_buffers(c, input, output, arena) < 0)
 		return -1;
-	if (c->o->est_counts) {
-		/* --estimate: each top-level statement's code carries its index + 1 as
-		 * its debug line, so every block can be attributed to a layer */
-		if (cg_est_debug_init(c) < 0)
-			return -1;
-		for (int i = 0; i < p->body.n; i++) {
-			LStmtList one = {.v = &p->body.v[i], .n = 1, .cap = 1};
-			cg_est_set_line(c, i + 1);
-			if (cg_stmts(c, &one) < 0 || c->error)
-				return -1;
-		}
-		cg_est_set_line(c, 0);
-	} else if (cg_stmts(c, &p->body) < 0 || c->error)
+	/* --estimate: each top-level statement's code carries its index + 1 as
+	 * its debug line, so every block can be attributed to a layer */
+	if (c->o->est_counts && cg_est_debug_init(c) < 0)
 		return -1;
+	if (c->o->opt != CG_O0) {
+		LLVMValueRef args[4] = {input, output, arena, c->wpayload};
+		if (build_groups(c, args, nparams) < 0)
+			return -1;
+	} else {
+		if (cg_stmts_lines(c, &p->body, c->o->est_counts ? 1 : 0) < 0 || c->error)
+			return -1;
+		cg_est_set_line(c, 0);
+	}
 	LLVMBuildRet(c->b, LLVMConstInt(i32, NNL_OK, 0));
 	LLVMPositionBuilderAtEnd(c->ab, entry);
 	LLVMBuildBr(c->ab, checks);

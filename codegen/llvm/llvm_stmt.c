@@ -21,9 +21,13 @@
 
 static int stmt(CgCtx *c, const LStmt *s);
 
-int cg_stmts(CgCtx *c, const LStmtList *l)
+int cg_stmts(CgCtx *c, const LStmtList *l) { return cg_stmts_lines(c, l, 0); }
+
+int cg_stmts_lines(CgCtx *c, const LStmtList *l, int line0)
 {
 	for (int i = 0; i < l->n; i++) {
+		if (line0 > 0)
+			cg_est_set_line(c, line0 + i);
 		c->list = l;
 		c->idx = i;
 		if (stmt(c, l->v[i]) < 0 || c->error)
