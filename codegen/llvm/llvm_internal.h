@@ -96,6 +96,11 @@ int cg_stmts_lines(CgCtx *c, const LStmtList *l, int line0);
  * variable's slot); 1 if emitted, 0 if the loop is not one (nothing built),
  * -1 on error. */
 int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);
+/* Is s a for loop that is, or holds, a loop the smlad asm takes? */
+int cg_smlad_nest(const CgCtx *c, const LStmt *s);
+/* llvm_requant.c: the requantization statements at l->v[i...] as one asm;
+ * how many statements it took (0: none, -1: error) */
+int cg_requant_group(CgCtx *c, const LStmtList *l, int i);
 void cg_loop_nounroll(CgCtx *c, LLVMValueRef latch);
 
 /* An error in the loop IR or in LLVM: add to d, remember it; returns NULL so

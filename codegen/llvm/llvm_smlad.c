@@ -826,6 +826,19 @@ static int steps_asm(CgCtx *c, SmLoop *m, int steps, LLVMValueRef *accs, LLVMVal
 	return 0;
 }
 
+int cg_smlad_nest(const CgCtx *c, const LStmt *s)
+{
+	if (!s || s->kind != LS_FOR)
+		return 0;
+	SmLoop m;
+	if (match(c, s, &m))
+		return 1;
+	for (int i = 0; i < s->body.n; i++)
+		if (cg_smlad_nest(c, s->body.v[i]))
+			return 1;
+	return 0;
+}
+
 int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 {
 	SmLoop m;

@@ -30,6 +30,13 @@ int cg_stmts_lines(CgCtx *c, const LStmtList *l, int line0)
 			cg_est_set_line(c, line0 + i);
 		c->list = l;
 		c->idx = i;
+		int k = line0 > 0 ? 0 : cg_requant_group(c, l, i); /* a block's requantization as one asm */
+		if (k < 0 || c->error)
+			return -1;
+		if (k > 0) {
+			i += k - 1;
+			continue;
+		}
 		if (stmt(c, l->v[i]) < 0 || c->error)
 			return -1;
 	}

@@ -862,6 +862,116 @@ static void test_unpack_loop_cortex_m4(void **state)
 	loop_free(p);
 }
 
+/* A block's requantization in asm (llvm_requant.c): after a reduction the
+ * smlad asm takes (3 steps of int16 pairs), 4 outputs of 2 channels (x =
+ * acc, and x = acc << 1 for the second block), each h = (x·q + 2^31) >> 32
+ * and y = ssat8((h + c + (x >> 31)) >> s), from a table rq[3·o + {0, 1, 2}]
+ * = q, s, c: the M4's bits equal the interpreter's for accumulators across
+ * the int32 range (the saturations included), and the assembly has the
+ * constants' ldrd and the smmlar in asm. */
+#define RQ_NB 6 /* blocks: each 4 accumulators from the input */
+static void test_requant_asm_cortex_m4(void **state)
+{
+	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
+		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
+		skip();
+	}
+	LProgram *p = loop_new("rqasm");
+	int x = loop_add_buf(p, "x", LB_INPUT, LT_F32, 4 * RQ_NB);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 4 * RQ_NB);
+	int w = loop_add_buf(p, "w", LB_CONST, LT_I32, 8);
+	int xb = loop_add_buf(p, "band", LB_CONST, LT_I32, 8);
+	int rq = loop_add_buf(p, "rq", LB_CONST, LT_I32, 6);
+	int yb = loop_add_buf(p, "yq", LB_ARENA, LT_I8, 4 * RQ_NB);
+	p->bufs[yb].offset = 0;
+	p->arena_bytes = 4 * RQ_NB;
+	int32_t *wd = malloc(8 * sizeof *wd), *bd = malloc(8 * sizeof *bd), *rd = malloc(6 * sizeof *rd);
+	uint32_t seed = 5;
+	for (int i = 0; i < 8; i++) {
+		/* small pairs (weights −1..2, inputs 0..15): the accumulators stay
+		 * near the input values, so the outputs do not all saturate */
+		uint32_t r0 = sm_rand(&seed);
+		wd[i] = (int32_t)(((uint32_t)((int32_t)(r0 >> 8 & 3) - 1) << 16) | (uint32_t)(((int32_t)(r0 >> 16 & 3) - 1) & 0xffff));
+		bd[i] = (int32_t)(sm_rand(&seed) & 0x000f000f);
+	}
+	/* channel 0: q = 0x5a82799a, s = 7, c = 2^6 − 3·2^7; channel 1: q = 0x40000000, s = 1, c = 1 + 5·2 */
+	const int32_t rv[6] = {0x5a82799a, 7, 64 - 3 * 128, 0x40000000, 1, 1 + 10};
+	memcpy(rd, rv, sizeof rv);
+	p->bufs[w].data = wd;
+	p->bufs[xb].data = bd;
+	p->bufs[rq].data = rd;
+	for (int b = 0; b < RQ_NB; b++) {
+		int acc[4];
+		for (int a = 0; a < 4; a++) {
+			acc[a] = loop_new_var(p, "acc", LT_I32, 0);
+			ls_let(p, &p->body, acc[a], le_cast(p, LT_I32, le_load(p, x, le_i32(p, 4 * b + a)), 0));
+		}
+		int r = loop_new_var(p, "r", LT_I32, 1);
+		LStmt *f = ls_for(p, &p->body, r, le_i32(p, 0), le_i32(p, 3), 1);
+		int wv[2], xv[2];
+		for (int k = 0; k < 2; k++) {
+			wv[k] = loop_new_var(p, "wp", LT_I32, 0);
+			ls_let(p, &f->body, wv[k], le_load(p, w, le_add(p, le_mul_k(p, le_var(p, r), 2), le_i32(p, k))));
+			xv[k] = loop_new_var(p, "xw", LT_I32, 0);
+			ls_let(p, &f->body, xv[k], le_load(p, xb, le_add(p, le_mul_k(p, le_var(p, r), 2), le_i32(p, k))));
+		}
+		for (int a = 0; a < 4; a++)
+			ls_set(p, &f->body, acc[a],
+			       le_bin(p, LO_ADD, le_var(p, acc[a]), le_bin(p, LO_DOT2, le_var(p, wv[a / 2]), le_var(p, xv[a % 2]))));
+		for (int a = 0; a < 4; a++) {
+			int ch = a / 2, xv2 = loop_new_var(p, "x2", LT_I32, 0), hv = loop_new_var(p, "hm", LT_I32, 0);
+			LExpr *xa = le_var(p, acc[a]);
+			ls_let(p, &p->body, xv2, b % 2 ? le_bin(p, LO_SHL, xa, le_i32(p, 1)) : xa);
+			LExpr *prod = le_bin(p, LO_MUL, le_cast(p, LT_I64, le_var(p, xv2), 0),
+			                     le_cast(p, LT_I64, le_load(p, rq, le_i32(p, 3 * ch)), 0));
+			ls_let(p, &p->body, hv,
+			       le_cast(p, LT_I32, le_bin(p, LO_SHR, le_bin(p, LO_ADD, prod, le_int(p, LT_I64, INT64_C(1) << 31)),
+			                                 le_int(p, LT_I64, 32)), 0));
+			LExpr *v = le_bin(p, LO_ADD, le_bin(p, LO_ADD, le_var(p, hv), le_load(p, rq, le_i32(p, 3 * ch + 2))),
+			                  le_bin(p, LO_SHR, le_var(p, xv2), le_i32(p, 31)));
+			v = le_bin(p, LO_SHR, v, le_load(p, rq, le_i32(p, 3 * ch + 1)));
+			v = le_bin(p, LO_MAX, le_bin(p, LO_MIN, v, le_i32(p, 127)), le_i32(p, -128));
+			ls_store(p, &p->body, yb, le_i32(p, 4 * b + a), le_cast(p, LT_I8, v, 0));
+		}
+	}
+	int i = loop_new_var(p, "i", LT_I32, 1);
+	LStmt *g = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, 4 * RQ_NB), 1);
+	ls_store(p, &g->body, y, le_var(p, i), le_cast(p, LT_F32, le_load(p, yb, le_var(p, i)), 0));
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(loop_verify(p, &d), 0);
+	/* accumulators: 0, ±small, mid-range, large (saturating) */
+	float in[4 * RQ_NB] = {0,   1,   -1,   3,    -3,   5,     -5,   77,  -77,  123,  -124, 200,
+	                       -200, 255, -256, 1000, -1000, 4095, -4096, 5000, -5000, 2e9f, -2e9f, 64};
+	float ref[4 * RQ_NB], out[4 * RQ_NB];
+	assert_int_equal(loop_eval(p, in, ref, &d), 0);
+	size_t n;
+	char *s = emit(p, "thumbv7em", NULL, CG_FILE_ASM, &n);
+	assert_non_null(s);
+	int asm_smmlar = 0;
+	for (const char *a = strstr(s, "@APP"); a; a = strstr(a + 1, "@APP")) {
+		const char *e = strstr(a, "@NO_APP"), *m = strstr(a, "smmlar");
+		asm_smmlar += m && e && m < e;
+	}
+	assert_int_equal(asm_smmlar, RQ_NB);
+	free(s);
+	CgOptions o = opts("thumbv7em", CG_FILE_OBJ);
+	char path[512];
+	snprintf(path, sizeof path, "%s/rqasm.o", tmpdir);
+	assert_int_equal(compile(p, &o, path, &d), 0);
+	write_header(p, "rqasm");
+	int sn, sa;
+	memset(out, 0, sizeof out);
+	assert_int_equal(run_on(&mps2, "rqasm", in, 4 * RQ_NB, out, 4 * RQ_NB, &sn, &sa, (int)p->arena_bytes), 0);
+	for (int k = 0; k < 4 * RQ_NB; k++) {
+		if (out[k] != ref[k])
+			fprintf(stderr, "requant asm: output %d: got %.9g expected %.9g\n", k, out[k], ref[k]);
+		assert_true(out[k] == ref[k]);
+	}
+	diag_free(&d);
+	loop_free(p);
+}
+
 /* ---- every target, every output kind ------------------------------------- */
 
 static void test_every_target_emits(void **state)
@@ -1079,6 +1189,7 @@ int main(void)
 		cmocka_unit_test(test_pairs_instructions),
 		cmocka_unit_test(test_smlad_loops_cortex_m4),
 		cmocka_unit_test(test_unpack_loop_cortex_m4),
+		cmocka_unit_test(test_requant_asm_cortex_m4),
 		cmocka_unit_test(test_every_target_emits),
 		cmocka_unit_test(test_thumb_float_abi),
 		cmocka_unit_test(test_riscv_float_abi_flags),
