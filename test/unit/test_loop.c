@@ -546,6 +546,7 @@ static void test_verify_errors(void **state)
 	VF("if 1 {\n}\n", "if condition is i32, expected i1");
 	VF("store y[0] = select(1:i1, 1:f32, 1:f64)\n", "select arms are f32 and f64");
 	VF("store y[0] = cast<f32>(exp(1))\n", "exp of a i32 operand, expected a float operand");
+	VF("store y[0] = cast<f32>(trunc(7:i16))\n", "trunc of a i16 operand, expected a float operand");
 	VF("store y[0] = cast<f32>(pow(1, 2))\n", "pow of i32 operands, expected float operands");
 	VF("store y[0] = cast<f32>(shl(1:i1, 1:i1))\n", "shl of i1 operands, expected integer operands");
 	VF("store y[0] = cast<f32>(not(1:f32))\n", "not of a f32 operand");
