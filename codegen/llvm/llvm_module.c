@@ -187,6 +187,35 @@ static void build_checks(CgCtx *c, LLVMValueRef input, LLVMValueRef output, LLVM
 	}
 }
 
+/* PREFIX_run's and the layers' functions' attributes: the pointers noalias,
+ * nocapture, noundef, the input (and the weights) readonly; nounwind, nofree,
+ * nosync; optsize (-Os), minsize (-Oz), noinline (-O0). The cpu and features
+ * travel with the function, so .ll/.bc outputs (and LTO) compile for the
+ * same machine. */
+static void fn_attrs(CgCtx *c, LLVMValueRef f, unsigned nparams)
+{
+	for (unsigned i = 1; i <= nparams; i++) {
+		add_attr(c, f, i, "noalias");
+		add_attr(c, f, i, "nocapture");
+		add_attr(c, f, i, "noundef");
+	}
+	add_attr(c, f, 1, "readonly");
+	if (nparams == 4)
+		add_attr(c, f, 4, "readonly");
+	add_attr(c, f, LLVMAttributeFunctionIndex, "nounwind");
+	add_attr(c, f, LLVMAttributeFunctionIndex, "nofree");
+	add_attr(c, f, LLVMAttributeFunctionIndex, "nosync");
+	if (c->o->opt == CG_Os || c->o->opt == CG_Oz)
+		add_attr(c, f, LLVMAttributeFunctionIndex, "optsize");
+	if (c->o->opt == CG_Oz)
+		add_attr(c, f, LLVMAttributeFunctionIndex, "minsize");
+	if (c->o->opt == CG_O0)
+		add_attr(c, f, LLVMAttributeFunctionIndex, "noinline");
+	add_str_attr(c, f, "target-cpu", c->ts.cpu);
+	if (*c->ts.features)
+		add_str_attr(c, f, "target-features", c->ts.features);
+}
+
 /* The top-level statements first..last−1 (a layer, and what it shares with
  * its neighbours) as a function of their own, PREFIX_run.L<first>, called
  * from PREFIX_run with its pointers (input, output, arena, and the weights'
@@ -203,24 +232,8 @@ static int build_group(CgCtx *c, int first, int last, LLVMValueRef *args, unsign
 	snprintf(name, sizeof name, "%s_run.L%d", c->o->prefix, first);
 	LLVMValueRef f = LLVMAddFunction(c->mod, name, fty);
 	LLVMSetLinkage(f, LLVMInternalLinkage);
-	for (unsigned k = 1; k <= nargs; k++) {
-		add_attr(c, f, k, "noalias");
-		add_attr(c, f, k, "nocapture");
-		add_attr(c, f, k, "noundef");
-	}
-	add_attr(c, f, 1, "readonly");
-	if (nargs == 4)
-		add_attr(c, f, 4, "readonly");
-	static const char *const fattr[] = {"nounwind", "nofree", "nosync", "noinline"};
-	for (size_t k = 0; k < sizeof fattr / sizeof fattr[0]; k++)
-		add_attr(c, f, LLVMAttributeFunctionIndex, fattr[k]);
-	if (c->o->opt == CG_Os || c->o->opt == CG_Oz)
-		add_attr(c, f, LLVMAttributeFunctionIndex, "optsize");
-	if (c->o->opt == CG_Oz)
-		add_attr(c, f, LLVMAttributeFunctionIndex, "minsize");
-	add_str_attr(c, f, "target-cpu", c->ts.cpu);
-	if (*c->ts.features)
-		add_str_attr(c, f, "target-features", c->ts.features);
+	fn_attrs(c, f, nargs);
+	add_attr(c, f, LLVMAttributeFunctionIndex, "noinline");
 	cg_est_set_line(c, first + 1);
 	LLVMBuildCall2(c->b, fty, f, args, nargs, "");
 
@@ -328,30 +341,9 @@ int cg_build_module(CgCtx *c)
 	LLVMValueRef weights = nparams == 4 ? LLVMGetParam(c->fn, 3) : NULL;
 	if (weights)
 		LLVMSetValueName2(weights, "weights", 7);
-	for (unsigned i = 1; i <= nparams; i++) {
-		add_attr(c, c->fn, i, "noalias");
-		add_attr(c, c->fn, i, "nocapture");
-		add_attr(c, c->fn, i, "noundef");
-	}
-	add_attr(c, c->fn, 1, "readonly");
-	if (weights)
-		add_attr(c, c->fn, 4, "readonly");
-	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nounwind");
-	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nofree");
-	add_attr(c, c->fn, LLVMAttributeFunctionIndex, "nosync");
-	if (c->o->opt == CG_Os || c->o->opt == CG_Oz)
-		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "optsize");
-	if (c->o->opt == CG_Oz)
-		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "minsize");
-	if (c->o->opt == CG_O0) {
+	fn_attrs(c, c->fn, nparams);
+	if (c->o->opt == CG_O0)
 		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "optnone");
-		add_attr(c, c->fn, LLVMAttributeFunctionIndex, "noinline");
-	}
-	/* The cpu and features travel with the function, so .ll/.bc outputs
-	 * (and LTO) compile for the same machine. */
-	add_str_attr(c, c->fn, "target-cpu", c->ts.cpu);
-	if (*c->ts.features)
-		add_str_attr(c, c->fn, "target-features", c->ts.features);
 
 	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
 	LLVMBasicBlockRef checks = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "checks");
