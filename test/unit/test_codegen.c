@@ -782,6 +782,28 @@ static void test_smlad_loops_cortex_m4(void **state)
 	}
 }
 
+/* p compiled for the Cortex-M4 as name, run on QEMU with in (nin floats):
+ * its nout outputs (in out) equal ref, bit for bit */
+static void m4_matches(LProgram *p, const char *name, const float *in, int nin, float *out, const float *ref, int nout)
+{
+	Diag d;
+	diag_init(&d);
+	CgOptions o = opts("thumbv7em", CG_FILE_OBJ);
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s.o", tmpdir, name);
+	assert_int_equal(compile(p, &o, path, &d), 0);
+	write_header(p, name);
+	int sn, sa;
+	memset(out, 0, (size_t)nout * sizeof *out);
+	assert_int_equal(run_on(&mps2, name, in, nin, out, nout, &sn, &sa, (int)p->arena_bytes), 0);
+	for (int i = 0; i < nout; i++) {
+		if (out[i] != ref[i])
+			fprintf(stderr, "%s: output %d: got %.9g expected %.9g\n", name, i, out[i], ref[i]);
+		assert_true(out[i] == ref[i]);
+	}
+	diag_free(&d);
+}
+
 /* The weight-unpacking loop (conv_dsp's dsp_unpack: words loaded, split by
  * sxtb16/sxtb16h, stored as int16 pairs) in asm: ldrd, strd, the pointers
  * post-indexed; then read back. Trip counts 9 (odd: the single step) and
@@ -845,19 +867,7 @@ static void test_unpack_loop_cortex_m4(void **state)
 	assert_non_null(strstr(s, "llvm.loop.unroll.disable"));
 	assert_null(strstr(s, "memory(read)")); /* it writes */
 	free(s);
-	CgOptions o = opts("thumbv7em", CG_FILE_OBJ);
-	char path[512];
-	snprintf(path, sizeof path, "%s/unpack.o", tmpdir);
-	assert_int_equal(compile(p, &o, path, &d), 0);
-	write_header(p, "unpack");
-	int sn, sa;
-	memset(out, 0, sizeof out);
-	assert_int_equal(run_on(&mps2, "unpack", in, 2, out, 3 * 4 * UP_N, &sn, &sa, (int)p->arena_bytes), 0);
-	for (int i = 0; i < 3 * 4 * UP_N; i++) {
-		if (out[i] != ref[i])
-			fprintf(stderr, "unpack: output %d: got %.9g expected %.9g\n", i, out[i], ref[i]);
-		assert_true(out[i] == ref[i]);
-	}
+	m4_matches(p, "unpack", in, 2, out, ref, 3 * 4 * UP_N);
 	diag_free(&d);
 	loop_free(p);
 }
@@ -955,19 +965,7 @@ static void test_requant_asm_cortex_m4(void **state)
 	}
 	assert_int_equal(asm_smmlar, RQ_NB);
 	free(s);
-	CgOptions o = opts("thumbv7em", CG_FILE_OBJ);
-	char path[512];
-	snprintf(path, sizeof path, "%s/rqasm.o", tmpdir);
-	assert_int_equal(compile(p, &o, path, &d), 0);
-	write_header(p, "rqasm");
-	int sn, sa;
-	memset(out, 0, sizeof out);
-	assert_int_equal(run_on(&mps2, "rqasm", in, 4 * RQ_NB, out, 4 * RQ_NB, &sn, &sa, (int)p->arena_bytes), 0);
-	for (int k = 0; k < 4 * RQ_NB; k++) {
-		if (out[k] != ref[k])
-			fprintf(stderr, "requant asm: output %d: got %.9g expected %.9g\n", k, out[k], ref[k]);
-		assert_true(out[k] == ref[k]);
-	}
+	m4_matches(p, "rqasm", in, 4 * RQ_NB, out, ref, 4 * RQ_NB);
 	diag_free(&d);
 	loop_free(p);
 }
