@@ -358,6 +358,10 @@ typedef struct Acc {
 	int acc32;         /* 16x8 on the DSP kernels: the accumulator is that int32 sum, the
 	                    * bias is added in int64 by acc_out (acc_init: 0) */
 	int64_t bmax;      /* max over channels of |acc| bound · 2^left */
+	int cloc;          /* row_blocks: the block's folded biases and requantization constants
+	                    * read from a copy in scratch cbuf (conv_dsp's dsp_unpack: CLOC) */
+	int cbuf;
+	int64_t coff;      /* the copy's first word: biases [coff, coff + 2), constants from coff + 2 */
 	int32_t lo, hi;
 	int64_t zy;
 	LType yt;
@@ -489,18 +493,25 @@ static void scale_bias(Q *q, const Acc *a, uint32_t k)
 		bf[o] = (int32_t)((uint32_t)bf[o] * k);
 }
 
+/* rq[i], or with a->cloc its copy: cbuf[coff + 2 + i] (oc is then the
+ * channel within the block) */
+static LExpr *RQLD(Q *q, const Acc *a, LExpr *i)
+{
+	return a->cloc ? LD(q, a->cbuf, ADD(q, i, I32(q, a->coff + 2))) : LD(q, a->rq_buf, i);
+}
+
 /* Requantize accumulator variable acc of output channel oc (i32 expr maker) and return the stored value. */
 static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q *, void *), void *ctx)
 {
 	if (a->wide) {
 		LExpr *av = a->acc32 ? ADD(q, LD(q, a->bf_buf, oc(q, ctx)), CAST(q, LT_I64, V(q, acc))) : V(q, acc);
-		LExpr *r = B(q, LO_ADD, B(q, LO_MUL, av, LD(q, a->rq_buf, MULK(q, oc(q, ctx), 3))),
-		             LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 1))));
-		r = B(q, LO_SHR, r, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 2))));
+		LExpr *r = B(q, LO_ADD, B(q, LO_MUL, av, RQLD(q, a, MULK(q, oc(q, ctx), 3))),
+		             RQLD(q, a, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 1))));
+		r = B(q, LO_SHR, r, RQLD(q, a, ADD(q, MULK(q, oc(q, ctx), 3), I32(q, 2))));
 		return le_cast(q->p, a->yt, r, 1); /* clamp to int32 then to int16 (zero_point 0) = clamp to int16 */
 	}
 	const int st = a->any_left ? 4 : 3;
-	LExpr *left = a->any_left ? LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 3))) : NULL;
+	LExpr *left = a->any_left ? RQLD(q, a, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 3))) : NULL;
 	if (a->smm) {
 		/* hm = (2·acc·2^left·qm + 2^31) >> 32 (no overflow: a->smm) */
 		LExpr *x2 = a->pre2 ? (left ? B(q, LO_SHL, V(q, acc), left) : V(q, acc))
@@ -508,7 +519,7 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 		                       : B(q, LO_SHL, V(q, acc), left ? ADD(q, left, I32(q, 1)) : I32(q, 1));
 		if (a->pre16 && left)
 			x2 = B(q, LO_SHL, x2, left);
-		LExpr *rsh = LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1)));
+		LExpr *rsh = RQLD(q, a, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1)));
 		if (a->zfold) {
 			/* v + zy = (hm + 2^(right−1) + zy·2^right + (x2 >> 31)) >> right:
 			 * hm < 0 implies x2 < 0 and hm > 0 implies x2 > 0 (qm > 0), so the
@@ -518,15 +529,15 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 			 * hm's sign and no add of zy; |hm| ≤ 2^30 and the constant's bound
 			 * (acc_setup) keep the sum in int32 */
 			int xv = let(q, to, "x2", x2);
-			int hm = srdhm(q, to, V(q, xv), LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), 31);
-			LExpr *c = LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2)));
+			int hm = srdhm(q, to, V(q, xv), RQLD(q, a, MULK(q, oc(q, ctx), st)), 31);
+			LExpr *c = RQLD(q, a, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2)));
 			LExpr *v = B(q, LO_SHR, ADD(q, ADD(q, V(q, hm), c), B(q, LO_SHR, V(q, xv), I32(q, 31))), rsh);
 			return CAST(q, a->yt, B(q, LO_MAX, B(q, LO_MIN, v, I32(q, a->hi)), I32(q, a->lo)));
 		}
-		int hm = srdhm(q, to, x2, LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), 31);
+		int hm = srdhm(q, to, x2, RQLD(q, a, MULK(q, oc(q, ctx), st)), 31);
 		LExpr *v;
 		if (a->rfast) {
-			v = rdbpot_pos(q, hm, rsh, LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2))));
+			v = rdbpot_pos(q, hm, rsh, RQLD(q, a, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 2))));
 		} else {
 			int rv = let(q, to, "rsh", rsh);
 			int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
@@ -536,9 +547,9 @@ static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q
 		v = B(q, LO_MAX, B(q, LO_MIN, ADD(q, v, I32(q, a->zy)), I32(q, a->hi)), I32(q, a->lo));
 		return CAST(q, a->yt, v);
 	}
-	int rv = let(q, to, "rsh", LD(q, a->rq_buf, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1))));
+	int rv = let(q, to, "rsh", RQLD(q, a, ADD(q, MULK(q, oc(q, ctx), st), I32(q, 1))));
 	int mv = let(q, to, "mask", B(q, LO_SUB, B(q, LO_SHL, I32(q, 1), V(q, rv)), I32(q, 1)));
-	LExpr *v = mbqm(q, to, V(q, acc), LD(q, a->rq_buf, MULK(q, oc(q, ctx), st)), V(q, rv), V(q, mv),
+	LExpr *v = mbqm(q, to, V(q, acc), RQLD(q, a, MULK(q, oc(q, ctx), st)), V(q, rv), V(q, mv),
 	                B(q, LO_SHR, V(q, mv), I32(q, 1)), left);
 	return out_clamp(q, v, a->zy, a->lo, a->hi, a->yt);
 }
@@ -880,9 +891,11 @@ static void row_blocks(Q *q, LStmtList *lo, Acc *a, const ConvGeom *g, Ix in, Ix
 			int acc[16];
 			OcCtx oc[4];
 			for (int j = 0; j < bw; j++) {
-				oc[j] = (OcCtx){2, {gg, ob}, {Og, OB}, j};
+				/* with a->cloc the channel within the block (the copy's index) */
+				oc[j] = a->cloc ? (OcCtx){0, {{0}}, {0}, j} : (OcCtx){2, {gg, ob}, {Og, OB}, j};
 				for (int c = 0; c < cw; c++)
-					acc[j * cw + c] = let(q, l, "acc", ACC_INIT(q, a, oc_expr(q, &oc[j])));
+					acc[j * cw + c] = let(q, l, "acc", a->cloc ? LD(q, a->cbuf, I32(q, a->coff + j))
+					                                           : ACC_INIT(q, a, oc_expr(q, &oc[j])));
 			}
 			taps(q, l, ctx, ob, oxb, bw, cw, acc);
 			for (int j = 0; j < bw; j++)
@@ -1072,6 +1085,21 @@ static void dsp_unpack(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw)
 			store(q, lk, t->wun, AX(q, 1, ks, kk, (i / 2) * 2 * bw + 2 * j + i % 2), V(q, wv[i]));
 		}
 	}
+	/* CLOC: the block's folded biases and requantization constants after
+	 * the weights, so that one pointer reaches all a block reads but its
+	 * input (llvm_smlad.c's block asm: a register more for the asm) */
+	const Acc *a = t->a;
+	if (!a->cloc)
+		return;
+	const int64_t st = a->any_left ? 4 : 3;
+	for (int64_t j = 0; j < bw; j++) {
+		Ix os[2] = {t->gv, ob};
+		int64_t ok[2] = {t->g->Og, 2};
+		store(q, l, t->wun, I32(q, a->coff + j), LD(q, a->bf_buf, AX(q, 2, os, ok, j)));
+		for (int64_t k = 0; k < st; k++)
+			store(q, l, t->wun, I32(q, a->coff + 2 + j * st + k),
+			      LD(q, a->rq_buf, ADD(q, MULK(q, AX(q, 2, os, ok, j), st), I32(q, k))));
+	}
 }
 
 /* conv_dsp's block: per kernel row and weight word, the packed x words of
@@ -1194,7 +1222,11 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	}
 	int wb = add_const(q, a->w->name, "_qdsp", LT_I32, O * KH * RQ, wp);
 	int band = add_scratch(q, a->y->name, "_band", LT_I32, band_words);
-	int wun = per_row || whole ? add_scratch(q, a->y->name, "_wun", LT_I32, 2 * 2 * KH * RQw) : -1;
+	/* the unpacked weights, then (int8 outputs: CLOC) the block's 2 biases and
+	 * requantization constants */
+	const int cloc = (per_row || whole) && !a->wide;
+	const int64_t wun_words = 2 * 2 * KH * RQw + (cloc ? 2 + 2 * (a->any_left ? 4 : 3) : 0);
+	int wun = per_row || whole ? add_scratch(q, a->y->name, "_wun", LT_I32, wun_words) : -1;
 	if (q->err || wb < 0 || band < 0)
 		return -1;
 	const int xb = inb[0];
@@ -1269,7 +1301,11 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	}
 
 	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg, a, wun, whole ? &oy : NULL};
+	a->cloc = cloc;
+	a->cbuf = wun;
+	a->coff = 2 * 2 * KH * RQw;
 	row_blocks(q, lo, a, g, in, gg, &oy, yb, 2, 2, t.wun >= 0 ? dsp_unpack : NULL, dsp_taps, &t);
+	a->cloc = 0;
 	return q->err ? -1 : 0;
 }
 
@@ -1305,7 +1341,9 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	if (a->smm) /* the bias doubled too: 2·bias fits (a->smm bounds |acc| < 2^30) */
 		scale_bias(q, a, 2);
 	int plane = add_scratch(q, a->y->name, "_plane", LT_I32, HPk * XPW);
-	int wpb = add_scratch(q, a->y->name, "_wpairs", LT_I32, KH * NS * T);
+	const int cloc = 0;
+	const int64_t st = a->any_left ? 4 : 3;
+	int wpb = add_scratch(q, a->y->name, "_wpairs", LT_I32, KH * NS * T + (cloc ? 2 + st : 0));
 	if (q->err || wb < 0 || plane < 0 || wpb < 0)
 		return -1;
 	const int xb = inb[0];
@@ -1363,9 +1401,17 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 				}
 				store(q, lc, wpb, I32(q, ky * NW + s * T + t), PACK(q, h[0], h[1]));
 			}
+	if (cloc) { /* one pointer for all a block reads but its input (llvm_smlad.c's block asm) */
+		store(q, lc, wpb, I32(q, KH * NW), LD(q, a->bf_buf, IX(q, cc)));
+		for (int64_t k = 0; k < st; k++)
+			store(q, lc, wpb, I32(q, KH * NW + 2 + k), LD(q, a->rq_buf, ADD(q, MULK(q, IX(q, cc), st), I32(q, k))));
+	}
+	a->cloc = cloc;
+	a->cbuf = wpb;
+	a->coff = KH * NW;
 	Ix oy;
 	LStmtList *lo = FOR(q, lc, "oy", 0, OH, &oy);
-	OcCtx oc = {1, {cc}, {1}, 0};
+	OcCtx oc = cloc ? (OcCtx){0, {{0}}, {0}, 0} : (OcCtx){1, {cc}, {1}, 0};
 	/* blocks of NB outputs (ox0 = NB·b; a narrower row is one block): stride 1, output j reads words
 	 * ox0/2 + j/2 + t with set j%2; stride 2, words ox0 + j + t with E */
 	/* NB: measured on MobileNetV1-0.25 and DS-CNN (M4 instructions): at
@@ -1384,7 +1430,7 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 			continue;
 		int acc[8];
 		for (int j = 0; j < nout; j++)
-			acc[j] = let(q, l, "acc", ACC_INIT(q, a, IX(q, cc)));
+			acc[j] = let(q, l, "acc", cloc ? LD(q, wpb, I32(q, KH * NW)) : ACC_INIT(q, a, IX(q, cc)));
 		/* the block's first word in row oy·sh: oy·sh·XPW + (sw == 1 ? NB/2 : NB)·b */
 		Ix bs[2] = {oy, pb};
 		int64_t bk[2] = {g->sh * XPW, sw == 1 ? NB / 2 : NB};
@@ -1417,6 +1463,7 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 			store(q, l, yb, AX(q, 4, ys, yk, j), v);
 		}
 	}
+	a->cloc = 0;
 	return q->err ? -1 : 0;
 }
 

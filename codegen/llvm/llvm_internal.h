@@ -46,6 +46,7 @@ typedef struct CgCtx {
 	void *di_file, *di_cu, *di_type; /* --estimate: for each function's DISubprogram */
 	const LStmtList *list;  /* the statement being generated: list->v[idx] (cg_stmts) */
 	int idx;
+	int block_asm;          /* a block asm (cg_smlad_block) in the loop body being generated */
 } CgCtx;
 
 /* llvm_target.c */
@@ -101,6 +102,31 @@ int cg_smlad_nest(const CgCtx *c, const LStmt *s);
 /* llvm_requant.c: the requantization statements at l->v[i...] as one asm;
  * how many statements it took (0: none, -1: error) */
 int cg_requant_group(CgCtx *c, const LStmtList *l, int i);
+/* The group cg_requant_group takes at l->v[i...] (3 statements an output),
+ * for llvm_smlad.c's block asm: 1 if there is one, filled in */
+#define CG_RQ_MAX 5
+typedef struct CgRqOut {
+	int acc;       /* the accumulator variable */
+	int shift;     /* x = acc << shift (> 0), acc >> −shift (< 0), acc (0) */
+	int chan;      /* 0 or 1 */
+	int64_t yc;    /* the store's index constant (the indices differ by constants) */
+} CgRqOut;
+typedef struct CgRq {
+	int n, nchan;
+	int rq, yb;                 /* the constants' buffer, the stores' */
+	CgRqOut o[CG_RQ_MAX];
+	int64_t chan_c[2];          /* each channel's multiplier index constant: q, s, c at [q], [q+1], [q+2] */
+	const LExpr *qidx, *yidx;   /* the smallest multiplier and store indices */
+	int64_t qmin, ymin;         /* their constants */
+} CgRq;
+int cg_requant_match(const CgCtx *c, const LStmtList *l, int i, CgRq *r);
+/* llvm_smlad.c: a register block (accumulators' lets, the smlad loop nest,
+ * the requantization group) at l->v[i...] as one asm; statements taken
+ * (0: none, -1: error) */
+int cg_smlad_block(CgCtx *c, const LStmtList *l, int i);
+/* A for loop whose body is one such block, the asm advancing the pointers
+ * (lo stored in the variable's slot): 1 if emitted, 0 if not one, -1 */
+int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);
 void cg_loop_nounroll(CgCtx *c, LLVMValueRef latch);
 
 /* An error in the loop IR or in LLVM: add to d, remember it; returns NULL so

@@ -54,7 +54,8 @@ static int is_bin(const LExpr *e, int op) { return e && e->kind == LE_BIN && e->
 /* load RQ[idx] of an i32 const buffer: its buffer, or -1 */
 static int rq_load(const CgCtx *c, const LExpr *e, LAff *aff)
 {
-	if (!e || e->kind != LE_LOAD || c->p->bufs[e->buf].kind != LB_CONST || c->p->bufs[e->buf].type != LT_I32 ||
+	if (!e || e->kind != LE_LOAD || (c->p->bufs[e->buf].kind != LB_CONST && c->p->bufs[e->buf].kind != LB_ARENA) ||
+	    c->p->bufs[e->buf].type != LT_I32 ||
 	    laff_of(e->a, aff) != 0)
 		return -1;
 	return e->buf;
@@ -220,6 +221,27 @@ static int match_group(const CgCtx *c, const LStmtList *l, int i, RqGroup *g)
 				if (g->o[j].y.var[k] == g->o[m].xv || g->o[j].y.var[k] == g->o[m].hv)
 					return 0;
 	}
+	return 1;
+}
+
+int cg_requant_match(const CgCtx *c, const LStmtList *l, int i, CgRq *r)
+{
+	RqGroup g;
+	if (!match_group(c, l, i, &g))
+		return 0;
+	memset(r, 0, sizeof *r);
+	r->n = g.n;
+	r->nchan = g.nchan;
+	r->rq = g.rq;
+	r->yb = g.yb;
+	for (int j = 0; j < g.n; j++)
+		r->o[j] = (CgRqOut){g.o[j].acc, g.o[j].shift, g.o[j].chan, g.o[j].y.c};
+	r->chan_c[0] = g.chan_c[0];
+	r->chan_c[1] = g.chan_c[1];
+	r->qidx = g.o[g.qmin].qidx;
+	r->yidx = g.o[g.ymin].yidx;
+	r->qmin = g.o[g.qmin].q.c;
+	r->ymin = g.o[g.ymin].y.c;
 	return 1;
 }
 

@@ -964,3 +964,604 @@ int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 		LLVMBuildStore(c->b, fin[a], cg_slot(c, m.acc[a]));
 	return 1;
 }
+
+/* ---- a whole register block as one asm (cg_smlad_block) -------------------
+ *
+ * A conv_dsp register block is, in the loop IR: the accumulators' lets
+ * (their bias), the smlad loop (or a nest of two: kernel rows, steps), the
+ * requantization group (llvm_requant.c). As separate asms LLVM holds the
+ * pointers of each part across the others' registers and spills and
+ * reloads them: ~40 instructions a 2 × 2 block besides its smlads, loads
+ * and requantization. Where the nest has known trip counts (at most
+ * BK_MAX_STEPS steps) and everything the block reads but its input words
+ * sits behind one pointer (conv_dsp's wun: weights, biases and
+ * requantization constants, CLOC), the block is one straight-line asm: the
+ * biases (one ldrd), every step (one ldrd per column's input words and per
+ * channel's weight words, then the smlads), per channel the constants
+ * (ldrd, ldr) and its outputs (add, smmlar, asr, ssat, strb). Registers:
+ * the accumulators, 6 data registers, at most 3 pointers (input, wun,
+ * output); LLVM keeps its loop counter in the last. Same bits: the same
+ * instructions as the parts' asms, in the IR's order per accumulator. */
+
+#define BK_MAX_STEPS 64
+#define BK_PTRS 3
+#define BK_ACCESS (SM_MAX_LOADS + SM_MAX_ACC + 2 * 3 + 1)
+
+typedef struct BkAccess {
+	int buf;
+	LAff aff;
+	const LExpr *idx;
+	int ptr;        /* its pointer class */
+} BkAccess;
+
+typedef struct BkBlock {
+	SmLoop m;
+	const LStmt *outer, *inner; /* the nest (outer NULL: one loop) */
+	int64_t olo, otrip, ilo, itrip;
+	int ov, iv;                 /* the nest's variables (ov −1: none) */
+	int init_ld[SM_MAX_ACC];    /* each accumulator's let: its access */
+	const LExpr *init_val[SM_MAX_ACC];
+	BkAccess acc[BK_ACCESS];
+	int n_acc_x;
+	int ld_x[SM_MAX_LOADS];     /* each SmLoad's access */
+	int rq_x, y_x;              /* the multiplier's (smallest) access, the store's */
+	CgRq rq;
+	int ptr_rep[BK_PTRS];       /* each pointer class: its representative access */
+	int n_ptr;
+	int hold[SM_MAX_ACC];       /* shared initial value: the holder, or −1 (loads its own) */
+	int64_t adv[BK_PTRS];       /* bytes each pointer advances a loop step (bk_loop; 0: none) */
+	int moving[BK_PTRS];        /* an advancing pointer of nest loads only, moved along with the
+	                             * outer loop (its offsets then from there: kernel rows > 1020 bytes apart) */
+	int nadv;
+	int pop[BK_PTRS];           /* each pointer's operand number */
+} BkBlock;
+
+/* same buffer and the same terms other than the nest's variables */
+static int bk_same_class(const BkBlock *k, const BkAccess *a, const BkAccess *b)
+{
+	if (a->buf != b->buf)
+		return 0;
+	for (int i = 0; i < a->aff.n; i++)
+		if (a->aff.var[i] != k->ov && a->aff.var[i] != k->iv && laff_coef(&b->aff, a->aff.var[i]) != a->aff.k[i])
+			return 0;
+	for (int i = 0; i < b->aff.n; i++)
+		if (b->aff.var[i] != k->ov && b->aff.var[i] != k->iv && laff_coef(&a->aff, b->aff.var[i]) != b->aff.k[i])
+			return 0;
+	return 1;
+}
+
+/* a new access of buf[idx]: its index in k->acc, or −1 */
+static int bk_access(BkBlock *k, int buf, const LExpr *idx)
+{
+	if (k->n_acc_x == BK_ACCESS)
+		return -1;
+	BkAccess *a = &k->acc[k->n_acc_x];
+	if (laff_of(idx, &a->aff) != 0)
+		return -1;
+	a->buf = buf;
+	a->idx = idx;
+	a->ptr = -1;
+	for (int p = 0; p < k->n_ptr && a->ptr < 0; p++)
+		if (bk_same_class(k, a, &k->acc[k->ptr_rep[p]]))
+			a->ptr = p;
+	if (a->ptr < 0) {
+		if (k->n_ptr == BK_PTRS)
+			return -1;
+		a->ptr = k->n_ptr;
+		k->ptr_rep[k->n_ptr++] = k->n_acc_x;
+	}
+	return k->n_acc_x++;
+}
+
+/* the element index of access x at nest step (o, r) less its pointer's (at the nest's start) */
+static int64_t bk_rel(const BkBlock *k, int x, int64_t o, int64_t r)
+{
+	const BkAccess *a = &k->acc[x], *b = &k->acc[k->ptr_rep[a->ptr]];
+	int64_t ia = a->aff.c, ib = b->aff.c;
+	if (k->ov >= 0)
+		ia += laff_coef(&a->aff, k->ov) * o, ib += laff_coef(&b->aff, k->ov) * (k->moving[a->ptr] ? o : k->olo);
+	ia += laff_coef(&a->aff, k->iv) * r;
+	ib += laff_coef(&b->aff, k->iv) * k->ilo;
+	return ia - ib;
+}
+
+static int bk_ldr_ok(int64_t off) { return off >= -255 && off <= 4095; }
+static int bk_ldrd_ok(int64_t off) { return off >= -1020 && off <= 1020 && off % 4 == 0; }
+
+/* The loads of the nest: input words in at most 2 groups (an ldrd or ldr
+ * each), weight words as loaded (raw int16 pairs) */
+typedef struct BkGroup {
+	int ld[2], n;
+} BkGroup;
+
+static int bk_groups(const SmLoop *m, int weight, BkGroup *g, int max)
+{
+	int n = 0;
+	for (int i = 0; i < m->n_ld; i++) {
+		const SmLoad *l = &m->ld[i];
+		if (!l->used || l->weight != weight || l->store)
+			continue;
+		if (l->pair >= 0 && m->ld[l->pair].off < l->off)
+			continue; /* the pair's high word: with its low one */
+		if (n == max)
+			return -1;
+		g[n].ld[0] = i;
+		g[n].ld[1] = l->pair;
+		g[n].n = l->pair >= 0 ? 2 : 1;
+		n++;
+	}
+	return n;
+}
+
+/* With pointer p at its representative: how many of its ldrd pairs need
+ * two ldr, or −1 if an offset is not encodable at all */
+static int bk_cost(const BkBlock *k, int p)
+{
+	const SmLoop *m = &k->m;
+	int cost = 0;
+	BkGroup g[SM_MAX_LOADS];
+	for (int wt = 0; wt < 2; wt++) {
+		int ng = bk_groups(m, wt, g, SM_MAX_LOADS);
+		for (int e = 0; e < ng; e++) {
+			if (k->acc[k->ld_x[g[e].ld[0]]].ptr != p)
+				continue;
+			for (int64_t o = 0; o < k->otrip; o++)
+				for (int64_t r = 0; r < k->itrip; r++) {
+					int64_t off0 = 4 * bk_rel(k, k->ld_x[g[e].ld[0]], k->olo + o, k->ilo + r);
+					if (!bk_ldr_ok(off0))
+						return -1;
+					if (g[e].n == 2) {
+						int64_t off1 = 4 * bk_rel(k, k->ld_x[g[e].ld[1]], k->olo + o, k->ilo + r);
+						if (!bk_ldr_ok(off1))
+							return -1;
+						cost += !(off1 == off0 + 4 && bk_ldrd_ok(off0));
+					}
+				}
+		}
+	}
+	for (int a = 0; a < m->n_acc; a++)
+		if (k->acc[k->init_ld[a]].ptr == p && !bk_ldrd_ok(4 * bk_rel(k, k->init_ld[a], 0, 0)))
+			cost++; /* an ldr, not a pair's ldrd */
+	if (k->acc[k->rq_x].ptr == p)
+		for (int ch = 0; ch < k->rq.nchan; ch++) {
+			int64_t off = 4 * (bk_rel(k, k->rq_x, 0, 0) + k->rq.chan_c[ch] - k->rq.qmin);
+			if (!bk_ldrd_ok(off) || !bk_ldr_ok(off + 8))
+				return -1;
+		}
+	if (k->acc[k->y_x].ptr == p)
+		for (int j = 0; j < k->rq.n; j++)
+			if (!bk_ldr_ok(bk_rel(k, k->y_x, 0, 0) + k->rq.o[j].yc - k->rq.ymin))
+				return -1;
+	return cost;
+}
+
+static int bk_match(const CgCtx *c, const LStmtList *l, int i, int lv, BkBlock *k, int *taken)
+{
+	const LProgram *p = c->p;
+	memset(k, 0, sizeof *k);
+	k->ov = k->iv = -1;
+	int f = i;
+	while (f < l->n && l->v[f]->kind == LS_LET)
+		f++;
+	if (f == i || f >= l->n || l->v[f]->kind != LS_FOR)
+		return 0;
+	const LStmt *s = l->v[f];
+	if (s->body.n == 1 && s->body.v[0]->kind == LS_FOR)
+		k->outer = s, k->inner = s->body.v[0];
+	else
+		k->inner = s;
+	for (int t = 0; t < 2; t++) {
+		const LStmt *x = t ? k->inner : k->outer;
+		if (!x)
+			continue;
+		if (x->step != 1 || x->lo->kind != LE_CONST || x->hi->kind != LE_CONST || x->hi->ival <= x->lo->ival)
+			return 0;
+		*(t ? &k->ilo : &k->olo) = x->lo->ival;
+		*(t ? &k->itrip : &k->otrip) = x->hi->ival - x->lo->ival;
+		*(t ? &k->iv : &k->ov) = x->var;
+	}
+	if (!k->outer)
+		k->otrip = 1;
+	if (k->otrip * k->itrip > BK_MAX_STEPS)
+		return 0;
+	SmLoop *m = &k->m;
+	if (!match(c, k->inner, m) || m->unpack || m->n_nb || m->n_acc > 4)
+		return 0;
+	for (int x = 0; x < m->n_sx; x++)
+		if (!m->sx[x].raw)
+			return 0;
+	/* the lets: each accumulator's, once, a load of an i32 buffer */
+	if (f - i != m->n_acc)
+		return 0;
+	for (int a = 0; a < m->n_acc; a++)
+		k->init_ld[a] = -1;
+	for (int j = i; j < f; j++) {
+		const LStmt *t = l->v[j];
+		int a = -1;
+		for (int b = 0; b < m->n_acc; b++)
+			if (m->acc[b] == t->var)
+				a = b;
+		if (a < 0 || k->init_ld[a] >= 0 || t->val->kind != LE_LOAD || p->bufs[t->val->buf].type != LT_I32)
+			return 0;
+		k->init_val[a] = t->val;
+		if ((k->init_ld[a] = bk_access(k, t->val->buf, t->val->a)) < 0)
+			return 0;
+	}
+	/* the requantization: every accumulator once */
+	const int g0 = f + 1;
+	if (!cg_requant_match(c, l, g0, &k->rq) || k->rq.n != m->n_acc)
+		return 0;
+	for (int a = 0; a < m->n_acc; a++) {
+		int n = 0;
+		for (int j = 0; j < k->rq.n; j++)
+			n += k->rq.o[j].acc == m->acc[a];
+		if (n != 1)
+			return 0;
+	}
+	/* nothing after reads an accumulator */
+	const int end = g0 + 3 * k->rq.n;
+	for (int j = end; j < l->n; j++)
+		for (int a = 0; a < m->n_acc; a++)
+			if (ls_uses_var(l->v[j], m->acc[a]) || ls_sets_var(l->v[j], m->acc[a]))
+				return 0;
+	for (int x = 0; x < m->n_ld; x++) {
+		if (!m->ld[x].used)
+			continue;
+		if ((k->ld_x[x] = bk_access(k, m->ld[x].buf, m->ld[x].idx)) < 0)
+			return 0;
+	}
+	if ((k->rq_x = bk_access(k, k->rq.rq, k->rq.qidx)) < 0 || (k->y_x = bk_access(k, k->rq.yb, k->rq.yidx)) < 0)
+		return 0;
+	if (p->bufs[k->rq.yb].type != LT_I8)
+		return 0;
+	/* registers: the accumulators, 6 data, the pointers: at most 13 operands */
+	if (m->n_acc + 6 + k->n_ptr > SM_MAX_REGS)
+		return 0;
+	BkGroup in[2], w[SM_MAX_LOADS];
+	if (bk_groups(m, 0, in, 2) < 0 || bk_groups(m, 1, w, SM_MAX_LOADS) < 0)
+		return 0;
+	/* each pointer's advance a loop step (bytes; the same for the class),
+	 * operand numbers: the advancing ones outputs after the data
+	 * registers (tied), the others inputs */
+	k->nadv = 0;
+	for (int pc = 0; pc < k->n_ptr; pc++) {
+		const BkAccess *x = &k->acc[k->ptr_rep[pc]];
+		const LType t = p->bufs[x->buf].type;
+		k->adv[pc] = lv < 0 ? 0 : laff_coef(&x->aff, lv) * (t == LT_I8 ? 1 : t == LT_I16 ? 2 : 4);
+		if (k->adv[pc] < 0 || k->adv[pc] > 4095)
+			return 0;
+		k->nadv += k->adv[pc] != 0;
+		k->moving[pc] = k->adv[pc] && k->outer;
+		for (int a = 0; a < m->n_acc; a++)
+			if (k->acc[k->init_ld[a]].ptr == pc)
+				k->moving[pc] = 0;
+		if (k->acc[k->rq_x].ptr == pc || k->acc[k->y_x].ptr == pc)
+			k->moving[pc] = 0;
+	}
+	for (int pc = 0, ai = 0, ni = 0; pc < k->n_ptr; pc++)
+		k->pop[pc] = k->adv[pc] ? m->n_acc + 6 + ai++ : m->n_acc + 6 + 2 * k->nadv + ni++;
+	/* each pointer at the access that makes the fewest ldrd pairs two ldr
+	 * (offsets: ldrd ±1020, ldr and strb −255..4095) */
+	for (int pc = 0; pc < k->n_ptr; pc++) {
+		int best = -1, bcost = -1;
+		for (int x = 0; x < k->n_acc_x; x++) {
+			if (k->acc[x].ptr != pc)
+				continue;
+			k->ptr_rep[pc] = x;
+			int cost = bk_cost(k, pc);
+			if (cost >= 0 && (bcost < 0 || cost < bcost))
+				best = x, bcost = cost;
+		}
+		if (best < 0)
+			return 0;
+		k->ptr_rep[pc] = best;
+	}
+	*taken = end - i;
+	return 1;
+}
+
+/* Operands: accumulators 0..A−1, data A..A+5, pointers after. */
+#define BK_D(k, j) ((k)->m.n_acc + (j))
+#define BK_P(k, p) ((k)->pop[p])
+
+/* ldr/ldrd of group g's words (element offsets at step o, r) into regs */
+static void bk_load(StrBuf *b, const BkBlock *k, const BkGroup *g, int64_t o, int64_t r, int r0, int r1)
+{
+	const SmLoop *m = &k->m;
+	int p = k->acc[k->ld_x[g->ld[0]]].ptr;
+	int64_t off0 = 4 * bk_rel(k, k->ld_x[g->ld[0]], o, r);
+	if (g->n == 2) {
+		int64_t off1 = 4 * bk_rel(k, k->ld_x[g->ld[1]], o, r);
+		if (off1 == off0 + 4 && bk_ldrd_ok(off0)) {
+			sb_fmt(b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", r0, r1, BK_P(k, p), (long long)off0);
+			return;
+		}
+		sb_fmt(b, "ldr $%d, [$%d, #%lld]\n\t", r1, BK_P(k, p), (long long)off1);
+	}
+	sb_fmt(b, "ldr $%d, [$%d, #%lld]\n\t", r0, BK_P(k, p), (long long)off0);
+	(void)m;
+}
+
+/* the register of load x within its group's registers */
+static int bk_reg(const BkGroup *g, int ng, int x, int base)
+{
+	for (int i = 0; i < ng; i++)
+		for (int h = 0; h < g[i].n; h++)
+			if (g[i].ld[h] == x)
+				return base + 2 * i + h;
+	return -1;
+}
+
+/* One step's instructions; first: the first step (shared initial values) */
+static void bk_step(StrBuf *b, BkBlock *k, int64_t o, int64_t r, int *live, int *order, int *pos)
+{
+	SmLoop *m = &k->m;
+	BkGroup in[2], w[SM_MAX_LOADS];
+	int nin = bk_groups(m, 0, in, 2), nw = bk_groups(m, 1, w, SM_MAX_LOADS);
+	for (int g = 0; g < nin; g++)
+		bk_load(b, k, &in[g], o, r, BK_D(k, 2 * g), BK_D(k, 2 * g + 1));
+	for (int g = 0; g < nw; g++) {
+		bk_load(b, k, &w[g], o, r, BK_D(k, 4), BK_D(k, 5));
+		for (int d = 0; d < m->n_dot; d++) {
+			const SmDot *t = &m->dot[d];
+			int wl = m->sx[t->sxt].load;
+			if (wl != w[g].ld[0] && (w[g].n < 2 || wl != w[g].ld[1]))
+				continue;
+			int a = t->acc, add = a;
+			if (!live[a]) {
+				if (order)
+					order[a] = (*pos)++;
+				if (k->hold[a] >= 0)
+					add = k->hold[a];
+				live[a] = 1;
+			}
+			sb_fmt(b, "smlad $%d, $%d, $%d, $%d\n\t", a, BK_D(k, 4 + (wl == w[g].ld[0] ? 0 : 1)),
+			       bk_reg(in, nin, t->load, BK_D(k, 0)), add);
+		}
+	}
+}
+
+/* The block's asm: text and constraints (k matched, holders chosen) */
+static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
+{
+	SmLoop *m = &k->m;
+	const int A = m->n_acc;
+	StrBuf b = {0};
+	/* the initial values: the holders' (and the others loading their own), two adjacent ones by one ldrd */
+	int done[SM_MAX_ACC] = {0}, live[SM_MAX_ACC] = {0}, pos = 0;
+	for (int a = 0; a < A; a++) {
+		if (k->hold[a] >= 0 || done[a])
+			continue;
+		int x = k->init_ld[a];
+		int64_t off = 4 * bk_rel(k, x, 0, 0);
+		int pair = -1;
+		for (int e = 0; e < A && pair < 0; e++)
+			if (e != a && k->hold[e] < 0 && !done[e] && k->acc[k->init_ld[e]].ptr == k->acc[x].ptr &&
+			    4 * bk_rel(k, k->init_ld[e], 0, 0) == off + 4 && bk_ldrd_ok(off))
+				pair = e;
+		if (pair >= 0) {
+			sb_fmt(&b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", a, pair, BK_P(k, k->acc[x].ptr), (long long)off);
+			done[pair] = 1;
+		} else {
+			sb_fmt(&b, "ldr $%d, [$%d, #%lld]\n\t", a, BK_P(k, k->acc[x].ptr), (long long)off);
+		}
+		done[a] = 1;
+	}
+	int64_t moved[BK_PTRS] = {0}; /* bytes the moving pointers moved */
+	for (int64_t o = 0; o < k->otrip; o++) {
+		for (int64_t r = 0; r < k->itrip; r++)
+			bk_step(&b, k, k->olo + o, k->ilo + r, live, NULL, &pos);
+		for (int pc = 0; pc < k->n_ptr && o + 1 < k->otrip; pc++)
+			if (k->moving[pc]) {
+				int64_t d = 4 * laff_coef(&k->acc[k->ptr_rep[pc]].aff, k->ov);
+				if (d)
+					sb_fmt(&b, "%s $%d, $%d, #%lld\n\t", d > 0 ? "add" : "sub", BK_P(k, pc), BK_P(k, pc),
+					       (long long)(d > 0 ? d : -d));
+				moved[pc] += d;
+			}
+	}
+	/* the requantization, a channel at a time: q, s, c in D0..D2, D3 the
+	 * result; the output pointer advancing (a loop's, bk_loop) through the
+	 * last store when that one is at offset 0 */
+	const int64_t qrel = bk_rel(k, k->rq_x, 0, 0) - k->rq.qmin, yrel = bk_rel(k, k->y_x, 0, 0) - k->rq.ymin;
+	const int qp = BK_P(k, k->acc[k->rq_x].ptr), ypi = k->acc[k->y_x].ptr, yp = BK_P(k, ypi);
+	int order[CG_RQ_MAX], no = 0, post = -1;
+	for (int ch = 0; ch < k->rq.nchan; ch++)
+		for (int j = 0; j < k->rq.n; j++)
+			if (k->rq.o[j].chan == ch)
+				order[no++] = j;
+	if (k->adv[ypi]) /* the channel whose output at offset 0 can come last */
+		for (int j = 0; j < no; j++)
+			if (yrel + k->rq.o[order[j]].yc == 0 && k->rq.o[order[j]].chan == k->rq.o[order[no - 1]].chan)
+				post = order[j];
+	for (int ch = 0; ch < k->rq.nchan; ch++) {
+		int64_t off = 4 * (qrel + k->rq.chan_c[ch]);
+		sb_fmt(&b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", BK_D(k, 0), BK_D(k, 1), qp, (long long)off);
+		sb_fmt(&b, "ldr $%d, [$%d, #%lld]\n\t", BK_D(k, 2), qp, (long long)(off + 8));
+		for (int pass = 0; pass < 2; pass++)
+			for (int j = 0; j < k->rq.n; j++) {
+				const CgRqOut *ro = &k->rq.o[j];
+				if (ro->chan != ch || (j == post) != pass)
+					continue;
+				int a = -1;
+				for (int e = 0; e < A; e++)
+					if (m->acc[e] == ro->acc)
+						a = e;
+				if (ro->shift > 0)
+					sb_fmt(&b, "lsl $%d, $%d, #%d\n\t", a, a, ro->shift);
+				else if (ro->shift < 0)
+					sb_fmt(&b, "asr $%d, $%d, #%d\n\t", a, a, -ro->shift);
+				int t = BK_D(k, 3);
+				sb_fmt(&b, "add $%d, $%d, $%d, asr #31\n\t", t, BK_D(k, 2), a);
+				sb_fmt(&b, "smmlar $%d, $%d, $%d, $%d\n\t", t, a, BK_D(k, 0), t);
+				sb_fmt(&b, "asr $%d, $%d, $%d\n\t", t, t, BK_D(k, 1));
+				sb_fmt(&b, "ssat $%d, #8, $%d\n\t", t, t);
+				if (j == post)
+					sb_fmt(&b, "strb $%d, [$%d], #%lld\n\t", t, yp, (long long)k->adv[ypi]);
+				else
+					sb_fmt(&b, "strb $%d, [$%d, #%lld]\n\t", t, yp, (long long)(yrel + ro->yc));
+			}
+	}
+	for (int pc = 0; pc < k->n_ptr; pc++) {
+		int64_t d = k->adv[pc] - moved[pc];
+		if (k->adv[pc] && (pc != ypi || post < 0) && d)
+			sb_fmt(&b, "%s $%d, $%d, #%lld\n\t", d > 0 ? "add" : "sub", BK_P(k, pc), BK_P(k, pc),
+			       (long long)(d > 0 ? d : -d));
+	}
+	if (b.oom || !b.s) {
+		free(b.s);
+		return cg_fail(c, "out of memory");
+	}
+	if (b.n >= 2 && b.s[b.n - 1] == '\t')
+		b.s[b.n -= 2] = 0;
+	/* outputs: the accumulators and data registers (early clobber), the
+	 * advancing pointers (tied); inputs: those, then the other pointers */
+	char cons[256];
+	size_t cn = 0;
+	const int nout = A + 6 + k->nadv;
+	for (int e = 0; e < A + 6; e++)
+		cn += (size_t)snprintf(cons + cn, sizeof cons - cn, "%s=&r", e ? "," : "");
+	for (int e = 0; e < k->nadv; e++)
+		cn += (size_t)snprintf(cons + cn, sizeof cons - cn, ",=r");
+	for (int e = 0; e < k->nadv; e++)
+		cn += (size_t)snprintf(cons + cn, sizeof cons - cn, ",%d", A + 6 + e);
+	for (int e = 0; e < k->n_ptr - k->nadv; e++)
+		cn += (size_t)snprintf(cons + cn, sizeof cons - cn, ",r");
+	cn += (size_t)snprintf(cons + cn, sizeof cons - cn, ",~{memory}");
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx), ptr = LLVMPointerTypeInContext(c->ctx, 0);
+	LLVMTypeRef outs[SM_MAX_ACC + 6 + BK_PTRS], ins[BK_PTRS];
+	for (int e = 0; e < nout; e++)
+		outs[e] = e < A + 6 ? i32 : ptr;
+	for (int e = 0; e < k->n_ptr; e++)
+		ins[e] = ptr;
+	*fty = LLVMFunctionType(LLVMStructTypeInContext(c->ctx, outs, (unsigned)nout, 0), ins, (unsigned)k->n_ptr, 0);
+	LLVMValueRef f = LLVMGetInlineAsm(*fty, b.s, b.n, cons, cn, 1, 0, LLVMInlineAsmDialectATT, 0);
+	free(b.s);
+	return f;
+}
+
+/* Match at l->v[i...] (lv: the loop variable of a loop whose body this is,
+ * whose pointers the asm advances; −1: none), choose the holders, number
+ * the operands. 1 if taken. */
+static int bk_prepare(const CgCtx *c, const LStmtList *l, int i, int lv, BkBlock *k, int *taken)
+{
+	if (!bk_match(c, l, i, lv, k, taken))
+		return 0;
+	SmLoop *m = &k->m;
+	const int A = m->n_acc;
+	/* shared initial values: a group of equal lets is loaded once, into the
+	 * register of the member whose first smlad comes last (a dry run) */
+	int live[SM_MAX_ACC] = {0}, order[SM_MAX_ACC] = {0}, pos = 0;
+	for (int a = 0; a < A; a++)
+		k->hold[a] = -1;
+	StrBuf dry = {0};
+	bk_step(&dry, k, k->olo, k->ilo, live, order, &pos);
+	free(dry.s);
+	for (int a = 0; a < A; a++) {
+		int h = a;
+		for (int e = 0; e < A; e++)
+			if (lx_equal(k->init_val[a], k->init_val[e]) && order[e] > order[h])
+				h = e;
+		k->hold[a] = h == a ? -1 : h;
+	}
+	return 1;
+}
+
+/* each pointer at the nest's start (the nest's variables' slots set to their starts) */
+static int bk_ptrs(CgCtx *c, BkBlock *k, LLVMValueRef *args)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
+	if (k->outer)
+		LLVMBuildStore(c->b, LLVMConstInt(i32, (unsigned long long)k->olo, 1), cg_slot(c, k->ov));
+	LLVMBuildStore(c->b, LLVMConstInt(i32, (unsigned long long)k->ilo, 1), cg_slot(c, k->iv));
+	/* advancing ones first (the asm's inputs' order) */
+	int n = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (int pc = 0; pc < k->n_ptr; pc++) {
+			if ((k->adv[pc] != 0) == (pass != 0))
+				continue;
+			const BkAccess *x = &k->acc[k->ptr_rep[pc]];
+			LLVMValueRef idx = cg_expr(c, x->idx, 1);
+			if (!idx)
+				return -1;
+			args[n++] = cg_addr(c, x->buf, idx);
+		}
+	return 0;
+}
+
+int cg_smlad_block(CgCtx *c, const LStmtList *l, int i)
+{
+	if (!c->dsp || c->o->opt == CG_O0 || i >= l->n || l->v[i]->kind != LS_LET || getenv("NNL_NO_BLOCK_ASM"))
+		return 0;
+	BkBlock *k = malloc(sizeof *k);
+	if (!k) {
+		cg_fail(c, "out of memory");
+		return -1;
+	}
+	int taken = 0;
+	if (!bk_prepare(c, l, i, -1, k, &taken)) {
+		free(k);
+		return 0;
+	}
+	LLVMTypeRef fty;
+	LLVMValueRef f = bk_asm(c, k, &fty), args[BK_PTRS];
+	if (!f || bk_ptrs(c, k, args) < 0) {
+		free(k);
+		return -1;
+	}
+	LLVMBuildCall2(c->b, fty, f, args, (unsigned)k->n_ptr, "");
+	c->block_asm = 1;
+	free(k);
+	return taken;
+}
+
+/* A loop whose body is one block: the asm advances the pointers that move
+ * with the loop variable, the loop counts down (no index arithmetic, no
+ * register for the bases). lo is in the variable's slot. */
+int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
+{
+	if (!c->dsp || c->o->opt == CG_O0 || s->step != 1 || s->body.n < 1 || s->body.v[0]->kind != LS_LET || getenv("NNL_NO_BLOCK_ASM"))
+		return 0;
+	BkBlock *k = malloc(sizeof *k);
+	if (!k) {
+		cg_fail(c, "out of memory");
+		return -1;
+	}
+	int taken = 0;
+	if (!bk_prepare(c, &s->body, 0, s->var, k, &taken) || taken != s->body.n || !k->nadv) {
+		free(k);
+		return 0;
+	}
+	LLVMTypeRef fty, i32 = LLVMInt32TypeInContext(c->ctx);
+	LLVMValueRef f = bk_asm(c, k, &fty), args[BK_PTRS];
+	if (!f || bk_ptrs(c, k, args) < 0) {
+		free(k);
+		return -1;
+	}
+	LLVMValueRef zero = LLVMConstInt(i32, 0, 0), one = LLVMConstInt(i32, 1, 0);
+	LLVMValueRef n = LLVMBuildSub(c->b, hi, lo, "");
+	LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
+	LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "block");
+	LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "block.exit");
+	LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, n, zero, ""), loop, exit);
+	LLVMPositionBuilderAtEnd(c->b, loop);
+	LLVMValueRef cnt = LLVMBuildPhi(c->b, i32, ""), phi[BK_PTRS], cur[BK_PTRS];
+	for (int e = 0; e < k->n_ptr; e++)
+		cur[e] = e < k->nadv ? (phi[e] = LLVMBuildPhi(c->b, LLVMTypeOf(args[e]), "")) : args[e];
+	LLVMValueRef r = LLVMBuildCall2(c->b, fty, f, cur, (unsigned)k->n_ptr, ""), pnext[BK_PTRS];
+	for (int e = 0; e < k->nadv; e++)
+		pnext[e] = LLVMBuildExtractValue(c->b, r, (unsigned)(k->m.n_acc + 6 + e), "");
+	LLVMValueRef next = LLVMBuildSub(c->b, cnt, one, "");
+	LLVMValueRef latch = LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, next, zero, ""), loop, exit);
+	cg_loop_nounroll(c, latch);
+	LLVMValueRef cv[2] = {n, next};
+	LLVMBasicBlockRef cb[2] = {pre, loop};
+	LLVMAddIncoming(cnt, cv, cb, 2);
+	for (int e = 0; e < k->nadv; e++) {
+		LLVMValueRef pv[2] = {args[e], pnext[e]};
+		LLVMAddIncoming(phi[e], pv, cb, 2);
+	}
+	LLVMPositionBuilderAtEnd(c->b, exit);
+	free(k);
+	return 1;
+}

@@ -30,7 +30,10 @@ int cg_stmts_lines(CgCtx *c, const LStmtList *l, int line0)
 			cg_est_set_line(c, line0 + i);
 		c->list = l;
 		c->idx = i;
-		int k = line0 > 0 ? 0 : cg_requant_group(c, l, i); /* a block's requantization as one asm */
+		/* a whole register block, or a block's requantization, as one asm */
+		int k = line0 > 0 ? 0 : cg_smlad_block(c, l, i);
+		if (k == 0 && line0 <= 0)
+			k = cg_requant_group(c, l, i);
 		if (k < 0 || c->error)
 			return -1;
 		if (k > 0) {
@@ -83,6 +86,8 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 		return -1;
 	LLVMBuildStore(c->b, lo, slot);
 	int h = cg_smlad_loop(c, s, lo, hi);
+	if (!h)
+		h = cg_smlad_block_loop(c, s, lo, hi);
 	if (h)
 		return h < 0 ? -1 : 0;
 	const char *name = c->p->vars[s->var].name;
@@ -95,8 +100,14 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 	LLVMValueRef v = LLVMBuildLoad2(c->b, i32, slot, name);
 	LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, hi, ""), body, exit);
 	LLVMPositionBuilderAtEnd(c->b, body);
+	const int outer_block_asm = c->block_asm;
+	c->block_asm = 0;
 	if (cg_stmts(c, &s->body) < 0)
 		return -1;
+	/* a loop around a block asm stays a loop: LLVM's unroller counts an
+	 * asm of hundreds of instructions as one */
+	const int nounroll = s->nounroll || c->block_asm;
+	c->block_asm = outer_block_asm;
 	LLVMBuildBr(c->b, latch);
 	LLVMPositionBuilderAtEnd(c->b, latch);
 	v = LLVMBuildLoad2(c->b, i32, slot, name);
@@ -105,7 +116,7 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 	if (nsw) {
 		LLVMBuildStore(c->b, LLVMBuildNSWAdd(c->b, v, step, ""), slot);
 		LLVMValueRef br = LLVMBuildBr(c->b, header);
-		if (s->nounroll)
+		if (nounroll)
 			cg_loop_nounroll(c, br);
 	} else {
 		/* v + s past INT32_MAX ends the loop (as in ir/loop_eval.c) instead of wrapping */
@@ -116,7 +127,7 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 		LLVMValueRef r = LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &t, 1), f, args, 2, "");
 		LLVMBuildStore(c->b, LLVMBuildExtractValue(c->b, r, 0, ""), slot);
 		LLVMValueRef br = LLVMBuildCondBr(c->b, LLVMBuildExtractValue(c->b, r, 1, ""), exit, header);
-		if (s->nounroll)
+		if (nounroll)
 			cg_loop_nounroll(c, br);
 	}
 	LLVMPositionBuilderAtEnd(c->b, exit);
