@@ -1341,7 +1341,11 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	if (a->smm) /* the bias doubled too: 2·bias fits (a->smm bounds |acc| < 2^30) */
 		scale_bias(q, a, 2);
 	int plane = add_scratch(q, a->y->name, "_plane", LT_I32, HPk * XPW);
-	const int cloc = 0;
+	/* the pairs, then (int8 outputs in blocks of at most 4: CLOC) the channel's bias
+	 * and requantization constants (blocks of 5 need a register more than
+	 * llvm_smlad.c's block asm has; there the copy only costs) */
+	const int64_t NB = sw == 1 ? (OW <= 5 ? 5 : 4) : 5;
+	const int cloc = !a->wide && sw == 1 && (NB < OW ? NB : OW) <= 4;
 	const int64_t st = a->any_left ? 4 : 3;
 	int wpb = add_scratch(q, a->y->name, "_wpairs", LT_I32, KH * NS * T + (cloc ? 2 + st : 0));
 	if (q->err || wb < 0 || plane < 0 || wpb < 0)
@@ -1421,7 +1425,6 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 	 * registers and stays LLVM's code, measured MobileNetV1 10,129,120 →
 	 * 10,047,454 with 4, 10,223,302 with 2); 5 at stride 2 (3, 4, 6, 7: up
 	 * to 34 k more) */
-	const int64_t NB = sw == 1 ? (OW <= 5 ? 5 : 4) : 5;
 	for (int part = 0; part < 2; part++) {
 		int64_t nout;
 		Ix pb;

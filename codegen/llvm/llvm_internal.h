@@ -91,6 +91,8 @@ int cg_est_count(CgCtx *c);
 int cg_stmts(CgCtx *c, const LStmtList *l);
 /* The same, statement i with debug line line0 + i (--estimate; 0: no lines) */
 int cg_stmts_lines(CgCtx *c, const LStmtList *l, int line0);
+/* One statement */
+int cg_stmt(CgCtx *c, const LStmt *s);
 
 /* llvm_smlad.c: a for loop of smlad reductions as hand-scheduled Thumb-2
  * (DSP targets), given its evaluated bounds (lo already stored in the loop

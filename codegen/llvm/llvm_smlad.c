@@ -984,6 +984,7 @@ int cg_smlad_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
  * instructions as the parts' asms, in the IR's order per accumulator. */
 
 #define BK_MAX_STEPS 64
+#define BK_MAX_ILET 4
 #define BK_PTRS 3
 #define BK_ACCESS (SM_MAX_LOADS + SM_MAX_ACC + 2 * 3 + 1)
 
@@ -1014,6 +1015,10 @@ typedef struct BkBlock {
 	                             * outer loop (its offsets then from there: kernel rows > 1020 bytes apart) */
 	int nadv;
 	int pop[BK_PTRS];           /* each pointer's operand number */
+	int n_il;                   /* lets of affine indices before the nest: variable, form, statement */
+	int il_var[BK_MAX_ILET];
+	LAff il_aff[BK_MAX_ILET];
+	const LStmt *il[BK_MAX_ILET];
 } BkBlock;
 
 /* same buffer and the same terms other than the nest's variables */
@@ -1030,13 +1035,36 @@ static int bk_same_class(const BkBlock *k, const BkAccess *a, const BkAccess *b)
 	return 1;
 }
 
+/* a with the index lets' variables replaced by their forms (a later let may
+ * read an earlier one: the last first); -1 if a form overflows */
+static int bk_subst(const BkBlock *k, LAff *a)
+{
+	for (int j = k->n_il - 1; j >= 0; j--) {
+		int64_t kv = laff_coef(a, k->il_var[j]);
+		if (!kv)
+			continue;
+		LAff r;
+		memset(&r, 0, sizeof r);
+		r.c = a->c + kv * k->il_aff[j].c;
+		for (int t = 0; t < a->n; t++)
+			if (a->var[t] != k->il_var[j])
+				laff_add_term(&r, a->var[t], a->k[t]);
+		for (int t = 0; t < k->il_aff[j].n; t++)
+			laff_add_term(&r, k->il_aff[j].var[t], kv * k->il_aff[j].k[t]);
+		if (r.n > LAFF_MAX)
+			return -1;
+		*a = r;
+	}
+	return 0;
+}
+
 /* a new access of buf[idx]: its index in k->acc, or −1 */
 static int bk_access(BkBlock *k, int buf, const LExpr *idx)
 {
 	if (k->n_acc_x == BK_ACCESS)
 		return -1;
 	BkAccess *a = &k->acc[k->n_acc_x];
-	if (laff_of(idx, &a->aff) != 0)
+	if (laff_of(idx, &a->aff) != 0 || bk_subst(k, &a->aff) < 0)
 		return -1;
 	a->buf = buf;
 	a->idx = idx;
@@ -1125,8 +1153,9 @@ static int bk_cost(const BkBlock *k, int p)
 	if (k->acc[k->rq_x].ptr == p)
 		for (int ch = 0; ch < k->rq.nchan; ch++) {
 			int64_t off = 4 * (bk_rel(k, k->rq_x, 0, 0) + k->rq.chan_c[ch] - k->rq.qmin);
-			if (!bk_ldrd_ok(off) || !bk_ldr_ok(off + 8))
+			if (!bk_ldr_ok(off) || !bk_ldr_ok(off + 8))
 				return -1;
+			cost += !bk_ldrd_ok(off); /* two ldr */
 		}
 	if (k->acc[k->y_x].ptr == p)
 		for (int j = 0; j < k->rq.n; j++)
@@ -1170,18 +1199,38 @@ static int bk_match(const CgCtx *c, const LStmtList *l, int i, int lv, BkBlock *
 	for (int x = 0; x < m->n_sx; x++)
 		if (!m->sx[x].raw)
 			return 0;
-	/* the lets: each accumulator's, once, a load of an i32 buffer */
-	if (f - i != m->n_acc)
-		return 0;
+	/* the lets: each accumulator's, once, a load of an i32 buffer; the
+	 * others affine i32 indices (dw_dsp's block base), substituted into
+	 * the accesses (bk_subst) and generated before the asm */
 	for (int a = 0; a < m->n_acc; a++)
 		k->init_ld[a] = -1;
+	for (int j = i; j < f; j++) {
+		const LStmt *t = l->v[j];
+		int is_acc = 0;
+		for (int b = 0; b < m->n_acc; b++)
+			is_acc |= m->acc[b] == t->var;
+		if (is_acc)
+			continue;
+		if (k->n_il == BK_MAX_ILET || p->vars[t->var].type != LT_I32 || laff_of(t->val, &k->il_aff[k->n_il]) != 0 ||
+		    bk_subst(k, &k->il_aff[k->n_il]) < 0)
+			return 0;
+		for (int b = 0; b < m->n_acc; b++)
+			if (lx_uses_var(t->val, m->acc[b]))
+				return 0;
+		k->il_var[k->n_il] = t->var;
+		k->il[k->n_il++] = t;
+	}
+	if (f - i != m->n_acc + k->n_il)
+		return 0;
 	for (int j = i; j < f; j++) {
 		const LStmt *t = l->v[j];
 		int a = -1;
 		for (int b = 0; b < m->n_acc; b++)
 			if (m->acc[b] == t->var)
 				a = b;
-		if (a < 0 || k->init_ld[a] >= 0 || t->val->kind != LE_LOAD || p->bufs[t->val->buf].type != LT_I32)
+		if (a < 0)
+			continue;
+		if (k->init_ld[a] >= 0 || t->val->kind != LE_LOAD || p->bufs[t->val->buf].type != LT_I32)
 			return 0;
 		k->init_val[a] = t->val;
 		if ((k->init_ld[a] = bk_access(k, t->val->buf, t->val->a)) < 0)
@@ -1376,7 +1425,12 @@ static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
 				post = order[j];
 	for (int ch = 0; ch < k->rq.nchan; ch++) {
 		int64_t off = 4 * (qrel + k->rq.chan_c[ch]);
-		sb_fmt(&b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", BK_D(k, 0), BK_D(k, 1), qp, (long long)off);
+		if (bk_ldrd_ok(off)) {
+			sb_fmt(&b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", BK_D(k, 0), BK_D(k, 1), qp, (long long)off);
+		} else {
+			sb_fmt(&b, "ldr $%d, [$%d, #%lld]\n\t", BK_D(k, 0), qp, (long long)off);
+			sb_fmt(&b, "ldr $%d, [$%d, #%lld]\n\t", BK_D(k, 1), qp, (long long)(off + 4));
+		}
 		sb_fmt(&b, "ldr $%d, [$%d, #%lld]\n\t", BK_D(k, 2), qp, (long long)(off + 8));
 		for (int pass = 0; pass < 2; pass++)
 			for (int j = 0; j < k->rq.n; j++) {
@@ -1471,6 +1525,9 @@ static int bk_prepare(const CgCtx *c, const LStmtList *l, int i, int lv, BkBlock
 static int bk_ptrs(CgCtx *c, BkBlock *k, LLVMValueRef *args)
 {
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx);
+	for (int j = 0; j < k->n_il; j++)
+		if (cg_stmt(c, k->il[j]) < 0)
+			return -1;
 	if (k->outer)
 		LLVMBuildStore(c->b, LLVMConstInt(i32, (unsigned long long)k->olo, 1), cg_slot(c, k->ov));
 	LLVMBuildStore(c->b, LLVMConstInt(i32, (unsigned long long)k->ilo, 1), cg_slot(c, k->iv));

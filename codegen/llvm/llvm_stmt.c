@@ -173,6 +173,8 @@ static int if_stmt(CgCtx *c, const LStmt *s)
 	return 0;
 }
 
+int cg_stmt(CgCtx *c, const LStmt *s) { return stmt(c, s); }
+
 static int stmt(CgCtx *c, const LStmt *s)
 {
 	switch (s->kind) {
