@@ -1027,6 +1027,7 @@ typedef struct DspTaps {
 	const Acc *a;
 	int wun;       /* the block's weights as int16 pairs (scratch), or -1 */
 	const Ix *oy;  /* a whole plane: the output row (band row oy·sh + ky·dh), else NULL (row ky) */
+	int64_t PB;    /* output columns a block */
 } DspTaps;
 
 /* The weight word of block ob, channel j (< bw), kernel row ky, step r:
@@ -1108,7 +1109,7 @@ static void dsp_unpack(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw)
 static void dsp_taps(Q *q, LStmtList *l, void *ctx, Ix ob, Ix oxb, int64_t bw, int64_t cw, const int *acc)
 {
 	const DspTaps *t = ctx;
-	const int64_t KH = t->g->KH, PB = 2;
+	const int64_t KH = t->g->KH, PB = t->PB;
 	/* packed x words per step (weight word, or two unpacked pairs), steps */
 	const int64_t XW = t->wun >= 0 ? 2 : t->EPW / 2, RQ = t->wun >= 0 ? t->RQ * t->EPW / 4 : t->RQ;
 	Ix ky, r;
@@ -1300,11 +1301,19 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 		}
 	}
 
-	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg, a, wun, whole ? &oy : NULL};
+	/* Blocks of 2 channels × 2 columns (each step's 2 input and 2 weight
+	 * ldrd feed 8 smlads), or × 1 column for long 1×1 reductions with the
+	 * constants copied (CLOC): llvm_smlad.c's block asm then loads 4 input
+	 * words and each 4 weight words by one ldm, 11 instructions per 16 MACs
+	 * instead of 12, for a requantization of 2 outputs a block instead of 4
+	 * (~9 instructions an output more): from ~40 pairs an output on. MobileNetV1
+	 * (K = 64 to 256): 9,199,320 → see docs/quantization.md. */
+	const int64_t PB = cloc && KH == 1 && !nib && 2 * RQw >= 32 && RQw % 2 == 0 ? 1 : 2;
+	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg, a, wun, whole ? &oy : NULL, PB};
 	a->cloc = cloc;
 	a->cbuf = wun;
 	a->coff = 2 * 2 * KH * RQw;
-	row_blocks(q, lo, a, g, in, gg, &oy, yb, 2, 2, t.wun >= 0 ? dsp_unpack : NULL, dsp_taps, &t);
+	row_blocks(q, lo, a, g, in, gg, &oy, yb, 2, PB, t.wun >= 0 ? dsp_unpack : NULL, dsp_taps, &t);
 	a->cloc = 0;
 	return q->err ? -1 : 0;
 }

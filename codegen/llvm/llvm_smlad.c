@@ -1015,6 +1015,7 @@ typedef struct BkBlock {
 	                             * outer loop (its offsets then from there: kernel rows > 1020 bytes apart) */
 	int nadv;
 	int pop[BK_PTRS];           /* each pointer's operand number */
+	int ldm;                    /* ldm mode (bk_ldm_ok): every pointer tied, fixed data registers */
 	int n_il;                   /* lets of affine indices before the nest: variable, form, statement */
 	int il_var[BK_MAX_ILET];
 	LAff il_aff[BK_MAX_ILET];
@@ -1370,12 +1371,174 @@ static void bk_step(StrBuf *b, BkBlock *k, int64_t o, int64_t r, int *live, int 
 	}
 }
 
+/* ---- ldm mode: lower_quant.c's blocks of 2 channels × 1 column ----------
+ * Per two steps the column's 4 input words (int16 pairs) by one ldm into
+ * r0-r3, per step the 4 weight words (2 a channel) by one ldm into r4-r6, r8,
+ * the accumulators in r9, r10: 11 instructions per 16 MACs (the 2 × 2
+ * blocks' ldrd: 12). ldm loads the lowest register from the lowest address,
+ * so the data registers are fixed (clobbers) and the pointers, advanced by
+ * the ldm (the weights' rewound), are the asm's only operands. */
+static const char *const BK_LX[4] = {"r0", "r1", "r2", "r3"};
+static const char *const BK_LW[4] = {"r4", "r5", "r6", "r8"};
+static const char *const BK_LA[2] = {"r9", "r10"};
+
+/* the input pointer's class, the weights' (one each), or −1 */
+static int bk_ldm_classes(const BkBlock *k, int *xp, int *wp)
+{
+	const SmLoop *m = &k->m;
+	*xp = *wp = -1;
+	for (int x = 0; x < m->n_ld; x++) {
+		if (!m->ld[x].used)
+			continue;
+		int pc = k->acc[k->ld_x[x]].ptr, *cl = m->ld[x].weight ? wp : xp;
+		if (*cl >= 0 && *cl != pc)
+			return -1;
+		*cl = pc;
+	}
+	return *xp >= 0 && *wp >= 0 && *xp != *wp ? 0 : -1;
+}
+
+/* The nest as ldm mode wants it: 2 accumulators, an even number of steps
+ * (no outer loop), each step 2 input words at 8·s, 4 weight words at W +
+ * 16·s (bytes from the pointers at the start), every dot acc += w·x with w
+ * and x at positions it can name; the input pointer with nothing else. */
+static int bk_ldm_ok(const BkBlock *k, int64_t *W)
+{
+	const SmLoop *m = &k->m;
+	int xp, wp;
+	if (k->outer || m->n_acc != 2 || k->itrip < 2 || k->itrip % 2 || k->rq.n != 2 || bk_ldm_classes(k, &xp, &wp) < 0)
+		return 0;
+	int nx = 0, nw = 0;
+	int64_t w0 = INT64_MAX;
+	for (int x = 0; x < m->n_ld; x++)
+		if (m->ld[x].used && m->ld[x].weight && 4 * bk_rel(k, k->ld_x[x], 0, k->ilo) < w0)
+			w0 = 4 * bk_rel(k, k->ld_x[x], 0, k->ilo);
+	for (int x = 0; x < m->n_ld; x++) {
+		if (!m->ld[x].used)
+			continue;
+		for (int64_t r = 0; r < 2; r++) {
+			int64_t off = 4 * bk_rel(k, k->ld_x[x], 0, k->ilo + r);
+			if (m->ld[x].weight ? off - w0 - 16 * r < 0 || off - w0 - 16 * r > 12 || (off - w0) % 4
+			                    : off - 8 * r < 0 || off - 8 * r > 4 || off % 4)
+				return 0;
+		}
+		nx += !m->ld[x].weight;
+		nw += m->ld[x].weight;
+	}
+	if (nx != 2 || nw != 4)
+		return 0;
+	/* the class of the inputs holds the inputs only; the accumulators' lets
+	 * and the constants are the weights' (CLOC) */
+	for (int a = 0; a < m->n_acc; a++)
+		if (k->acc[k->init_ld[a]].ptr != wp)
+			return 0;
+	if (k->acc[k->rq_x].ptr != wp || k->acc[k->y_x].ptr == xp)
+		return 0;
+	*W = w0;
+	return 1;
+}
+
+static void bk_ldm_text(StrBuf *b, BkBlock *k, int64_t W)
+{
+	SmLoop *m = &k->m;
+	int xp, wp;
+	bk_ldm_classes(k, &xp, &wp);
+	const int X = BK_P(k, xp), Wr = BK_P(k, wp);
+	/* the biases (two lets of their own, or one shared) */
+	int64_t b0 = 4 * bk_rel(k, k->init_ld[0], 0, 0), b1 = 4 * bk_rel(k, k->init_ld[1], 0, 0);
+	if (b1 == b0 + 4 && bk_ldrd_ok(b0))
+		sb_fmt(b, "ldrd %s, %s, [$%d, #%lld]\n\t", BK_LA[0], BK_LA[1], Wr, (long long)b0);
+	else
+		for (int a = 0; a < 2; a++)
+			sb_fmt(b, "ldr %s, [$%d, #%lld]\n\t", BK_LA[a], Wr, (long long)(a ? b1 : b0));
+	if (W)
+		sb_fmt(b, "add $%d, $%d, #%lld\n\t", Wr, Wr, (long long)W);
+	for (int64_t r = 0; r < k->itrip; r++) {
+		if (r % 2 == 0)
+			sb_fmt(b, "ldm $%d!, {r0, r1, r2, r3}\n\t", X);
+		sb_fmt(b, "ldm $%d!, {r4, r5, r6, r8}\n\t", Wr);
+		for (int d = 0; d < m->n_dot; d++) {
+			const SmDot *t = &m->dot[d];
+			int64_t wo = 4 * bk_rel(k, k->ld_x[m->sx[t->sxt].load], 0, k->ilo + r) - W - 16 * r;
+			int64_t xo = 4 * bk_rel(k, k->ld_x[t->load], 0, k->ilo + r) - 8 * r;
+			const char *acc = BK_LA[t->acc];
+			sb_fmt(b, "smlad %s, %s, %s, %s\n\t", acc, BK_LW[wo / 4], BK_LX[2 * (r % 2) + xo / 4], acc);
+		}
+	}
+	/* the weights' pointer back, the input's where the loop wants it */
+	int64_t back = W + 16 * k->itrip;
+	sb_fmt(b, "sub $%d, $%d, #%lld\n\t", Wr, Wr, (long long)back);
+	int64_t dx = k->adv[xp] - 8 * k->itrip;
+	if (dx)
+		sb_fmt(b, "%s $%d, $%d, #%lld\n\t", dx > 0 ? "add" : "sub", X, X, (long long)(dx > 0 ? dx : -dx));
+	/* the requantization: q, s, c in r0-r2, the result in r3; the channel
+	 * whose output is at offset 0 last, its store post-indexed */
+	const int64_t qrel = bk_rel(k, k->rq_x, 0, 0) - k->rq.qmin, yrel = bk_rel(k, k->y_x, 0, 0) - k->rq.ymin;
+	const int yp = k->acc[k->y_x].ptr, Y = BK_P(k, yp);
+	int order[2] = {0, 1};
+	if (yrel + k->rq.o[0].yc == 0)
+		order[0] = 1, order[1] = 0;
+	for (int e = 0; e < 2; e++) {
+		const CgRqOut *ro = &k->rq.o[order[e]];
+		int a = m->acc[0] == ro->acc ? 0 : 1;
+		int64_t off = 4 * (qrel + k->rq.chan_c[ro->chan]);
+		if (bk_ldrd_ok(off)) {
+			sb_fmt(b, "ldrd r0, r1, [$%d, #%lld]\n\t", Wr, (long long)off);
+		} else {
+			sb_fmt(b, "ldr r0, [$%d, #%lld]\n\t", Wr, (long long)off);
+			sb_fmt(b, "ldr r1, [$%d, #%lld]\n\t", Wr, (long long)(off + 4));
+		}
+		sb_fmt(b, "ldr r2, [$%d, #%lld]\n\t", Wr, (long long)(off + 8));
+		if (ro->shift > 0)
+			sb_fmt(b, "lsl %s, %s, #%d\n\t", BK_LA[a], BK_LA[a], ro->shift);
+		else if (ro->shift < 0)
+			sb_fmt(b, "asr %s, %s, #%d\n\t", BK_LA[a], BK_LA[a], -ro->shift);
+		sb_fmt(b, "add r3, r2, %s, asr #31\n\t", BK_LA[a]);
+		sb_fmt(b, "smmlar r3, %s, r0, r3\n\t", BK_LA[a]);
+		sb_fmt(b, "asr r3, r3, r1\n\t");
+		sb_fmt(b, "ssat r3, #8, r3\n\t");
+		int64_t yo = yrel + ro->yc;
+		if (e == 1 && yo == 0 && k->adv[yp])
+			sb_fmt(b, "strb r3, [$%d], #%lld\n\t", Y, (long long)k->adv[yp]);
+		else
+			sb_fmt(b, "strb r3, [$%d, #%lld]\n\t", Y, (long long)yo);
+		if (e == 1 && yo != 0 && k->adv[yp])
+			sb_fmt(b, "add $%d, $%d, #%lld\n\t", Y, Y, (long long)k->adv[yp]);
+	}
+}
+
 /* The block's asm: text and constraints (k matched, holders chosen) */
 static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
 {
 	SmLoop *m = &k->m;
 	const int A = m->n_acc;
 	StrBuf b = {0};
+	int64_t W = 0;
+	if (k->ldm && bk_ldm_ok(k, &W)) {
+		bk_ldm_text(&b, k, W);
+		if (b.oom || !b.s) {
+			free(b.s);
+			return cg_fail(c, "out of memory");
+		}
+		if (b.n >= 2 && b.s[b.n - 1] == '\t')
+			b.s[b.n -= 2] = 0;
+		/* outputs: the pointers (tied); the data registers clobbered */
+		char cons[256];
+		size_t cn = 0;
+		for (int e = 0; e < k->n_ptr; e++)
+			cn += (size_t)snprintf(cons + cn, sizeof cons - cn, "%s=r", e ? "," : "");
+		for (int e = 0; e < k->n_ptr; e++)
+			cn += (size_t)snprintf(cons + cn, sizeof cons - cn, ",%d", e);
+		cn += (size_t)snprintf(cons + cn, sizeof cons - cn,
+		                       ",~{r0},~{r1},~{r2},~{r3},~{r4},~{r5},~{r6},~{r8},~{r9},~{r10},~{memory}");
+		LLVMTypeRef ptr = LLVMPointerTypeInContext(c->ctx, 0), outs[BK_PTRS], ins[BK_PTRS];
+		for (int e = 0; e < k->n_ptr; e++)
+			outs[e] = ins[e] = ptr;
+		*fty = LLVMFunctionType(LLVMStructTypeInContext(c->ctx, outs, (unsigned)k->n_ptr, 0), ins, (unsigned)k->n_ptr, 0);
+		LLVMValueRef f = LLVMGetInlineAsm(*fty, b.s, b.n, cons, cn, 1, 0, LLVMInlineAsmDialectATT, 0);
+		free(b.s);
+		return f;
+	}
 	/* the initial values: the holders' (and the others loading their own), two adjacent ones by one ldrd */
 	int done[SM_MAX_ACC] = {0}, live[SM_MAX_ACC] = {0}, pos = 0;
 	for (int a = 0; a < A; a++) {
@@ -1414,16 +1577,15 @@ static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
 	 * last store when that one is at offset 0 */
 	const int64_t qrel = bk_rel(k, k->rq_x, 0, 0) - k->rq.qmin, yrel = bk_rel(k, k->y_x, 0, 0) - k->rq.ymin;
 	const int qp = BK_P(k, k->acc[k->rq_x].ptr), ypi = k->acc[k->y_x].ptr, yp = BK_P(k, ypi);
-	int order[CG_RQ_MAX], no = 0, post = -1;
-	for (int ch = 0; ch < k->rq.nchan; ch++)
+	int post = -1, chord[2] = {0, 1};
+	if (k->adv[ypi]) /* the output at offset 0, its channel last */
 		for (int j = 0; j < k->rq.n; j++)
-			if (k->rq.o[j].chan == ch)
-				order[no++] = j;
-	if (k->adv[ypi]) /* the channel whose output at offset 0 can come last */
-		for (int j = 0; j < no; j++)
-			if (yrel + k->rq.o[order[j]].yc == 0 && k->rq.o[order[j]].chan == k->rq.o[order[no - 1]].chan)
-				post = order[j];
-	for (int ch = 0; ch < k->rq.nchan; ch++) {
+			if (yrel + k->rq.o[j].yc == 0)
+				post = j;
+	if (post >= 0 && k->rq.nchan == 2 && k->rq.o[post].chan == 0)
+		chord[0] = 1, chord[1] = 0;
+	for (int ci = 0; ci < k->rq.nchan; ci++) {
+		const int ch = chord[ci];
 		int64_t off = 4 * (qrel + k->rq.chan_c[ch]);
 		if (bk_ldrd_ok(off)) {
 			sb_fmt(&b, "ldrd $%d, $%d, [$%d, #%lld]\n\t", BK_D(k, 0), BK_D(k, 1), qp, (long long)off);
@@ -1535,7 +1697,7 @@ static int bk_ptrs(CgCtx *c, BkBlock *k, LLVMValueRef *args)
 	int n = 0;
 	for (int pass = 0; pass < 2; pass++)
 		for (int pc = 0; pc < k->n_ptr; pc++) {
-			if ((k->adv[pc] != 0) == (pass != 0))
+			if ((k->adv[pc] != 0 || k->ldm) == (pass != 0))
 				continue;
 			const BkAccess *x = &k->acc[k->ptr_rep[pc]];
 			LLVMValueRef idx = cg_expr(c, x->idx, 1);
@@ -1589,6 +1751,14 @@ int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef 
 		free(k);
 		return 0;
 	}
+	int64_t W;
+	if (bk_ldm_ok(k, &W)) { /* every pointer tied: outputs 0.. in bk_ptrs' order */
+		k->ldm = 1;
+		k->nadv = k->n_ptr;
+		for (int pc = 0; pc < k->n_ptr; pc++)
+			k->pop[pc] = pc;
+	}
+	const int out0 = k->ldm ? 0 : k->m.n_acc + 6;
 	LLVMTypeRef fty, i32 = LLVMInt32TypeInContext(c->ctx);
 	LLVMValueRef f = bk_asm(c, k, &fty), args[BK_PTRS];
 	if (!f || bk_ptrs(c, k, args) < 0) {
@@ -1607,7 +1777,7 @@ int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef 
 		cur[e] = e < k->nadv ? (phi[e] = LLVMBuildPhi(c->b, LLVMTypeOf(args[e]), "")) : args[e];
 	LLVMValueRef r = LLVMBuildCall2(c->b, fty, f, cur, (unsigned)k->n_ptr, ""), pnext[BK_PTRS];
 	for (int e = 0; e < k->nadv; e++)
-		pnext[e] = LLVMBuildExtractValue(c->b, r, (unsigned)(k->m.n_acc + 6 + e), "");
+		pnext[e] = LLVMBuildExtractValue(c->b, r, (unsigned)(out0 + e), "");
 	LLVMValueRef next = LLVMBuildSub(c->b, cnt, one, "");
 	LLVMValueRef latch = LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, next, zero, ""), loop, exit);
 	cg_loop_nounroll(c, latch);

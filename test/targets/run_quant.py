@@ -30,6 +30,7 @@ import concurrent.futures
 import gzip
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -102,7 +103,33 @@ def prepare(cls, args, te):
     return qdir, ""
 
 
-CASES = ["conv_dw_16x8", "conv_16x8_odd", "conv_16x8_acc64", "conv_wun_16x8", "conv_whole_16x8"]
+CASES = ["conv_dw_16x8", "conv_16x8_odd", "conv_16x8_acc64", "conv_wun_16x8", "conv_whole_16x8",
+         "conv_blk_k8", "conv_blk_ldm", "conv_blk_ldm_row", "conv_blk_nest", "conv_blk_int4", "conv_blk_left",
+         "conv_blk_dw", "conv_blk_dw4"]
+
+# What the M4 assembly of a case must hold (llvm_smlad.c's block asm), checked where the case
+# runs on thumbv7em with the LLVM backend: the 2 x 1 blocks' ldm of a column's 4 input words into
+# r0-r3; the block loops' output pointer advanced by their last store (2 x 2 blocks: 2 columns,
+# depthwise: 4)
+ASM_EXPECT = {
+    "conv_blk_ldm": r"ldm(\.w)?\s+\w+!, \{r0, r1, r2, r3\}",
+    "conv_blk_ldm_row": r"ldm(\.w)?\s+\w+!, \{r0, r1, r2, r3\}",
+    "conv_blk_k8": r"strb(\.w)?\s+r\d+, \[\w+\], #2\n",
+    "conv_blk_nest": r"strb(\.w)?\s+r\d+, \[\w+\], #2\n",
+    "conv_blk_dw": r"strb(\.w)?\s+r\d+, \[\w+\], #4\n",
+}
+
+
+def asm_check(name, qdir, nnllc, res):
+    """The M4 assembly of case name holds ASM_EXPECT[name] (else res fails)."""
+    if res["status"] != rb.PASS or name not in ASM_EXPECT:
+        return res
+    rc, out = rb.sh([nnllc, os.path.join(qdir, "model.json"), "-march=thumbv7em", "-mcpu=cortex-m4",
+                     "-filetype=asm", "-o", "-"], 300)
+    if rc != 0 or not re.search(ASM_EXPECT[name], out):
+        res["status"] = rb.FAIL
+        res["note"] = f"M4 assembly without /{ASM_EXPECT[name]}/" if rc == 0 else "nnllc -filetype=asm failed"
+    return res
 
 
 def case_model(name):
@@ -204,7 +231,10 @@ def main():
         m, t = c
         qdir = prepared[m][0]
         res = rb.run_cell(qdir, label(m), targets[t], args, nnllc, backend=args.backend)
-        return exact(res, qdir) if qdir else res
+        res = exact(res, qdir) if qdir else res
+        if qdir and m.startswith("case:") and t == "thumbv7em" and args.backend == "llvm":
+            res = asm_check(m[5:], qdir, nnllc, res)
+        return res
 
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
         results = list(ex.map(one, cells))

@@ -185,3 +185,21 @@ conv("conv_whole_int4", 1, 5, 1, 11, 9, 4, 2, 1, 1, wdt="int4", rep=8)
 conv("conv_whole_pad", 4, 7, 1, 5, 11, 3, 1, 2, 1, rep=8)
 conv("conv_whole_16x8", 5, 3, 1, 6, 9, 3, 1, 1, 1, dt="int16", deq=True, rep=8)
 conv("conv_whole_1x1", 6, 10, 1, 6, 6, 1, 1, 0, 1, rep=8)
+
+# llvm_smlad.c's block asm (a register block's biases, smlad steps and requantization as one asm;
+# conv_dsp and dw_dsp copy a block's constants after its weights for it), with a Dequantize so
+# that run_quant.py --cases runs them on every target and checks the M4 assembly: a 1x1 conv with
+# 4 steps of pairs a column (2 x 2 blocks, a 1-column block at the odd width), one with K = 64 (2 x 1
+# blocks loaded by ldm; an odd channel count: a 1-channel block) on a whole plane and on rows, a
+# 3x3 conv whose band rows are more than ldrd's reach apart (the input pointer moved between
+# kernel rows), int4 weights, left shifts (not the asm's requantization form), and depthwise
+# convolutions in blocks of 4 with a remainder of 3, and of a whole row of 4
+RNG = np.random.default_rng(19)
+conv("conv_blk_k8", 8, 6, 1, 5, 9, 1, 1, 0, 1, deq=True, rep=8)
+conv("conv_blk_ldm", 64, 5, 1, 3, 5, 1, 1, 0, 1, deq=True, rep=8)
+conv("conv_blk_ldm_row", 64, 4, 1, 2, 9, 1, 1, 0, 1, deq=True, rep=2)
+conv("conv_blk_nest", 16, 4, 1, 5, 16, 3, 1, 1, 1, deq=True, rep=2)
+conv("conv_blk_int4", 16, 4, 1, 4, 9, 1, 1, 0, 1, wdt="int4", deq=True, rep=8)
+conv("conv_blk_left", 8, 4, 1, 3, 9, 1, 1, 0, 1, ys=0.0002, deq=True, rep=8)
+conv("conv_blk_dw", 3, 3, 3, 6, 11, 3, 1, 1, 1, deq=True, rep=2)
+conv("conv_blk_dw4", 2, 2, 2, 5, 4, 3, 1, 1, 1, deq=True, rep=2)
