@@ -130,6 +130,9 @@ int cg_smlad_block(CgCtx *c, const LStmtList *l, int i);
  * (lo stored in the variable's slot): 1 if emitted, 0 if not one, -1 */
 int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);
 void cg_loop_nounroll(CgCtx *c, LLVMValueRef latch);
+/* llvm_pack.c: an int8 → int16-pair packing loop as Thumb-2 (DSP targets),
+ * lo stored in the variable's slot: 1 if emitted, 0 if not one, -1 */
+int cg_pack_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);
 
 /* An error in the loop IR or in LLVM: add to d, remember it; returns NULL so
  * callers can `return cg_fail(...)`. */

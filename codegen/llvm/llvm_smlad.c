@@ -1282,6 +1282,12 @@ static int bk_match(const CgCtx *c, const LStmtList *l, int i, int lv, BkBlock *
 			return 0;
 		k->nadv += k->adv[pc] != 0;
 		k->moving[pc] = k->adv[pc] && k->outer;
+		/* the moves between kernel rows, and what is left of the advance after them, as add/sub immediates */
+		if (k->moving[pc]) {
+			int64_t dm = 4 * laff_coef(&x->aff, k->ov), left = k->adv[pc] - dm * (k->otrip - 1);
+			if (dm < -4095 || dm > 4095 || left < -4095 || left > 4095)
+				k->moving[pc] = 0;
+		}
 		for (int a = 0; a < m->n_acc; a++)
 			if (k->acc[k->init_ld[a]].ptr == pc)
 				k->moving[pc] = 0;
@@ -1498,11 +1504,12 @@ static void bk_ldm_text(StrBuf *b, BkBlock *k, int64_t W)
 		sb_fmt(b, "asr r3, r3, r1\n\t");
 		sb_fmt(b, "ssat r3, #8, r3\n\t");
 		int64_t yo = yrel + ro->yc;
-		if (e == 1 && yo == 0 && k->adv[yp])
+		const int post = e == 1 && yo == 0 && k->adv[yp] && k->adv[yp] <= 255; /* post-indexed: up to 255 */
+		if (post)
 			sb_fmt(b, "strb r3, [$%d], #%lld\n\t", Y, (long long)k->adv[yp]);
 		else
 			sb_fmt(b, "strb r3, [$%d, #%lld]\n\t", Y, (long long)yo);
-		if (e == 1 && yo != 0 && k->adv[yp])
+		if (e == 1 && !post && k->adv[yp])
 			sb_fmt(b, "add $%d, $%d, #%lld\n\t", Y, Y, (long long)k->adv[yp]);
 	}
 }
@@ -1578,7 +1585,7 @@ static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
 	const int64_t qrel = bk_rel(k, k->rq_x, 0, 0) - k->rq.qmin, yrel = bk_rel(k, k->y_x, 0, 0) - k->rq.ymin;
 	const int qp = BK_P(k, k->acc[k->rq_x].ptr), ypi = k->acc[k->y_x].ptr, yp = BK_P(k, ypi);
 	int post = -1, chord[2] = {0, 1};
-	if (k->adv[ypi]) /* the output at offset 0, its channel last */
+	if (k->adv[ypi] && k->adv[ypi] <= 255) /* the output at offset 0, its channel last (post-indexed: up to 255) */
 		for (int j = 0; j < k->rq.n; j++)
 			if (yrel + k->rq.o[j].yc == 0)
 				post = j;

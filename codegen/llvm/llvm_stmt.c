@@ -88,6 +88,8 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 	int h = cg_smlad_loop(c, s, lo, hi);
 	if (!h)
 		h = cg_smlad_block_loop(c, s, lo, hi);
+	if (!h)
+		h = cg_pack_loop(c, s, lo, hi);
 	if (h)
 		return h < 0 ? -1 : 0;
 	const char *name = c->p->vars[s->var].name;

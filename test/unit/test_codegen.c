@@ -970,6 +970,86 @@ static void test_requant_asm_cortex_m4(void **state)
 	loop_free(p);
 }
 
+/* The packing loops (llvm_pack.c): int8 bytes into int16 pairs k·(x − zx)
+ * of a plane row (neighbouring columns: cx 2, dx 1) and of a band column
+ * (two channel planes dx apart: cx 1, words dd = 3 or 32 apart: 16·32 bytes
+ * a step, past a post-index's reach, which LLVM's assembler truncates
+ * silently), for zx 0, −3 (sadd16)
+ * and −128 (eor, uxtb16), k 1 and 2, trip counts that leave iterations past
+ * the last whole asm (plane 8 an asm: 19; band 4: 11), the input at odd
+ * addresses (unaligned word loads); each word read back as its two halves:
+ * the M4's bits equal the interpreter's, and the assembly has the asm's
+ * sxtb16/uxtb16 and pkhtb. */
+#define PK_NX 64
+#define PK_ND 512
+static void test_pack_loops_cortex_m4(void **state)
+{
+	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
+		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
+		skip();
+	}
+	static const int64_t zxs[3] = {0, -3, -128};
+	for (int shape = 0; shape < 3; shape++) /* a plane row, a band column, one with words 32 apart */
+		for (int zi = 0; zi < 3; zi++)
+			for (int64_t k = 1; k <= 2; k++) {
+				LProgram *p = loop_new("pack");
+				int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 2 * PK_ND);
+				int x = loop_add_buf(p, "x", LB_CONST, LT_I8, PK_NX);
+				int d = loop_add_buf(p, "d", LB_ARENA, LT_I32, PK_ND);
+				loop_add_buf(p, "in", LB_INPUT, LT_F32, 1);
+				p->bufs[d].offset = 0;
+				p->arena_bytes = 4 * PK_ND;
+				uint32_t seed = 3 + (uint32_t)(shape * 6 + zi * 2 + (int)k);
+				int8_t *xd = malloc(PK_NX);
+				for (int i = 0; i < PK_NX; i++)
+					xd[i] = (int8_t)(sm_rand(&seed) >> 8);
+				xd[5] = -128, xd[6] = 127; /* the extremes */
+				p->bufs[x].data = xd;
+				/* words 32 apart: the band's 16·dd bytes a step past a post-index's reach (255) */
+				const int64_t n = shape ? 11 : 19, cx = shape ? 1 : 2, dx = shape ? 29 : 1, dd = shape == 2 ? 32 : shape ? 3 : 1;
+				int v = loop_new_var(p, "v", LT_I32, 1);
+				LStmt *f = ls_for(p, &p->body, v, le_i32(p, 0), le_i32(p, n), 1);
+				LExpr *h[2];
+				for (int e = 0; e < 2; e++) {
+					/* from byte 3: odd addresses */
+					LExpr *ld = le_load(p, x, le_add(p, le_mul_k(p, le_var(p, v), cx), le_i32(p, 3 + e * dx)));
+					LExpr *t = le_cast(p, LT_I32, ld, 0);
+					if (zxs[zi])
+						t = le_bin(p, LO_SUB, t, le_i32(p, zxs[zi]));
+					h[e] = le_mul_k(p, t, k);
+				}
+				LExpr *w = le_bin(p, LO_OR, le_bin(p, LO_AND, h[0], le_i32(p, 0xffff)),
+				                  le_bin(p, LO_SHL, h[1], le_i32(p, 16)));
+				ls_store(p, &f->body, d, le_add(p, le_mul_k(p, le_var(p, v), dd), le_i32(p, 1)), w);
+				int i = loop_new_var(p, "i", LT_I32, 1);
+				LStmt *g = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, PK_ND), 1);
+				LExpr *wd = le_load(p, d, le_var(p, i));
+				ls_store(p, &g->body, y, le_mul_k(p, le_var(p, i), 2),
+				         le_cast(p, LT_F32, le_bin(p, LO_SHR, le_bin(p, LO_SHL, wd, le_i32(p, 16)), le_i32(p, 16)), 0));
+				ls_store(p, &g->body, y, le_add(p, le_mul_k(p, le_var(p, i), 2), le_i32(p, 1)),
+				         le_cast(p, LT_F32, le_bin(p, LO_SHR, le_load(p, d, le_var(p, i)), le_i32(p, 16)), 0));
+				Diag dg;
+				diag_init(&dg);
+				if (loop_verify(p, &dg) != 0)
+					print_diag(&dg);
+				assert_int_equal(loop_verify(p, &dg), 0);
+				const float in[1] = {0};
+				float ref[2 * PK_ND], out[2 * PK_ND];
+				assert_int_equal(loop_eval(p, in, ref, &dg), 0);
+				size_t len;
+				char *s = emit(p, "thumbv7em", NULL, CG_FILE_ASM, &len);
+				assert_non_null(s);
+				assert_non_null(strstr(s, zxs[zi] == -128 ? "uxtb16" : "sxtb16"));
+				assert_non_null(strstr(s, "pkhtb"));
+				free(s);
+				char name[32];
+				snprintf(name, sizeof name, "pack_%d_%d_%d", shape, zi, (int)k);
+				m4_matches(p, name, in, 1, out, ref, 2 * PK_ND);
+				diag_free(&dg);
+				loop_free(p);
+			}
+}
+
 /* ---- every target, every output kind ------------------------------------- */
 
 static void test_every_target_emits(void **state)
@@ -1188,6 +1268,7 @@ int main(void)
 		cmocka_unit_test(test_smlad_loops_cortex_m4),
 		cmocka_unit_test(test_unpack_loop_cortex_m4),
 		cmocka_unit_test(test_requant_asm_cortex_m4),
+		cmocka_unit_test(test_pack_loops_cortex_m4),
 		cmocka_unit_test(test_every_target_emits),
 		cmocka_unit_test(test_thumb_float_abi),
 		cmocka_unit_test(test_riscv_float_abi_flags),
