@@ -130,6 +130,10 @@ int cg_smlad_block(CgCtx *c, const LStmtList *l, int i);
  * (lo stored in the variable's slot): 1 if emitted, 0 if not one, -1 */
 int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);
 void cg_loop_nounroll(CgCtx *c, LLVMValueRef latch);
+/* An inline asm's text in b: on out of memory frees it and fails (-1),
+ * else drops the last line's "\n\t" (0) */
+struct StrBuf;
+int cg_asm_text(CgCtx *c, struct StrBuf *b);
 /* llvm_pack.c: an int8 → int16-pair packing loop as Thumb-2 (DSP targets),
  * lo stored in the variable's slot: 1 if emitted, 0 if not one, -1 */
 int cg_pack_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi);

@@ -221,12 +221,8 @@ static LLVMValueRef make(CgCtx *c, const Pack *pk, int one, int z, LLVMTypeRef *
 		text_one(&b, pk);
 	else
 		text_group(&b, pk, 2 + NT + 2);
-	if (b.oom || !b.s) {
-		free(b.s);
-		return cg_fail(c, "out of memory");
-	}
-	if (b.n >= 2 && b.s[b.n - 1] == '\t')
-		b.s[b.n -= 2] = 0;
+	if (cg_asm_text(c, &b) < 0)
+		return NULL;
 	char cons[128];
 	snprintf(cons, sizeof cons, "=r,=r,=&r,=&r,=&r,=&r,=&r,0,1%s,~{memory}", z ? ",r" : "");
 	LLVMTypeRef i32 = LLVMInt32TypeInContext(c->ctx), ptr = LLVMPointerTypeInContext(c->ctx, 0);

@@ -1148,9 +1148,14 @@ static int bk_cost(const BkBlock *k, int p)
 				}
 		}
 	}
-	for (int a = 0; a < m->n_acc; a++)
-		if (k->acc[k->init_ld[a]].ptr == p && !bk_ldrd_ok(4 * bk_rel(k, k->init_ld[a], 0, 0)))
-			cost++; /* an ldr, not a pair's ldrd */
+	for (int a = 0; a < m->n_acc; a++) {
+		if (k->acc[k->init_ld[a]].ptr != p)
+			continue;
+		int64_t off = 4 * bk_rel(k, k->init_ld[a], 0, 0);
+		if (!bk_ldr_ok(off))
+			return -1;
+		cost += !bk_ldrd_ok(off); /* an ldr, not a pair's ldrd */
+	}
 	if (k->acc[k->rq_x].ptr == p)
 		for (int ch = 0; ch < k->rq.nchan; ch++) {
 			int64_t off = 4 * (bk_rel(k, k->rq_x, 0, 0) + k->rq.chan_c[ch] - k->rq.qmin);
@@ -1282,12 +1287,6 @@ static int bk_match(const CgCtx *c, const LStmtList *l, int i, int lv, BkBlock *
 			return 0;
 		k->nadv += k->adv[pc] != 0;
 		k->moving[pc] = k->adv[pc] && k->outer;
-		/* the moves between kernel rows, and what is left of the advance after them, as add/sub immediates */
-		if (k->moving[pc]) {
-			int64_t dm = 4 * laff_coef(&x->aff, k->ov), left = k->adv[pc] - dm * (k->otrip - 1);
-			if (dm < -4095 || dm > 4095 || left < -4095 || left > 4095)
-				k->moving[pc] = 0;
-		}
 		for (int a = 0; a < m->n_acc; a++)
 			if (k->acc[k->init_ld[a]].ptr == pc)
 				k->moving[pc] = 0;
@@ -1311,6 +1310,13 @@ static int bk_match(const CgCtx *c, const LStmtList *l, int i, int lv, BkBlock *
 		if (best < 0)
 			return 0;
 		k->ptr_rep[pc] = best;
+		/* a moving pointer moves by its representative's kernel-row step
+		 * between rows, the rest of the advance after them: add/sub immediates */
+		if (k->moving[pc]) {
+			int64_t dm = 4 * laff_coef(&k->acc[best].aff, k->ov), left = k->adv[pc] - dm * (k->otrip - 1);
+			if (dm < -4095 || dm > 4095 || left < -4095 || left > 4095)
+				return 0;
+		}
 	}
 	*taken = end - i;
 	return 1;
@@ -1419,19 +1425,29 @@ static int bk_ldm_ok(const BkBlock *k, int64_t *W)
 	for (int x = 0; x < m->n_ld; x++)
 		if (m->ld[x].used && m->ld[x].weight && 4 * bk_rel(k, k->ld_x[x], 0, k->ilo) < w0)
 			w0 = 4 * bk_rel(k, k->ld_x[x], 0, k->ilo);
-	for (int x = 0; x < m->n_ld; x++) {
-		if (!m->ld[x].used)
-			continue;
-		for (int64_t r = 0; r < 2; r++) {
-			int64_t off = 4 * bk_rel(k, k->ld_x[x], 0, k->ilo + r);
-			if (m->ld[x].weight ? off - w0 - 16 * r < 0 || off - w0 - 16 * r > 12 || (off - w0) % 4
-			                    : off - 8 * r < 0 || off - 8 * r > 4 || off % 4)
+	/* every step: the inputs exactly words 0, 1 at 8·r, the weights exactly
+	 * words 0..3 at W + 16·r (the ldm loads all four) */
+	for (int64_t r = 0; r < k->itrip; r++) {
+		unsigned seen[2] = {0, 0};
+		for (int x = 0; x < m->n_ld; x++) {
+			if (!m->ld[x].used)
+				continue;
+			const int wt = m->ld[x].weight;
+			int64_t off = 4 * bk_rel(k, k->ld_x[x], 0, k->ilo + r) - (wt ? w0 + 16 * r : 8 * r);
+			if (off < 0 || off > (wt ? 12 : 4) || off % 4 || seen[wt] & 1u << (off / 4))
 				return 0;
+			seen[wt] |= 1u << (off / 4);
+			if (r == 0)
+				*(wt ? &nw : &nx) += 1;
 		}
-		nx += !m->ld[x].weight;
-		nw += m->ld[x].weight;
+		if (seen[0] != 3 || seen[1] != 15)
+			return 0;
 	}
 	if (nx != 2 || nw != 4)
+		return 0;
+	/* the weights' pointer stays (the asm rewinds it), the input's advances
+	 * (ldm's writeback and an add) */
+	if (k->adv[wp])
 		return 0;
 	/* the class of the inputs holds the inputs only; the accumulators' lets
 	 * and the constants are the weights' (CLOC) */
@@ -1523,12 +1539,8 @@ static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
 	int64_t W = 0;
 	if (k->ldm && bk_ldm_ok(k, &W)) {
 		bk_ldm_text(&b, k, W);
-		if (b.oom || !b.s) {
-			free(b.s);
-			return cg_fail(c, "out of memory");
-		}
-		if (b.n >= 2 && b.s[b.n - 1] == '\t')
-			b.s[b.n -= 2] = 0;
+		if (cg_asm_text(c, &b) < 0)
+			return NULL;
 		/* outputs: the pointers (tied); the data registers clobbered */
 		char cons[256];
 		size_t cn = 0;
@@ -1631,12 +1643,8 @@ static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
 			sb_fmt(&b, "%s $%d, $%d, #%lld\n\t", d > 0 ? "add" : "sub", BK_P(k, pc), BK_P(k, pc),
 			       (long long)(d > 0 ? d : -d));
 	}
-	if (b.oom || !b.s) {
-		free(b.s);
-		return cg_fail(c, "out of memory");
-	}
-	if (b.n >= 2 && b.s[b.n - 1] == '\t')
-		b.s[b.n -= 2] = 0;
+	if (cg_asm_text(c, &b) < 0)
+		return NULL;
 	/* outputs: the accumulators and data registers (early clobber), the
 	 * advancing pointers (tied); inputs: those, then the other pointers */
 	char cons[256];

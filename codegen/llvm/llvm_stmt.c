@@ -17,6 +17,9 @@
  * --print-after=codegen reads like the loop IR.
  */
 #include "llvm_internal.h"
+#include "strbuf.h"
+
+#include <stdlib.h>
 #include <llvm-c/DebugInfo.h>
 
 static int stmt(CgCtx *c, const LStmt *s);
@@ -133,6 +136,19 @@ static int for_stmt(CgCtx *c, const LStmt *s)
 			cg_loop_nounroll(c, br);
 	}
 	LLVMPositionBuilderAtEnd(c->b, exit);
+	return 0;
+}
+
+int cg_asm_text(CgCtx *c, StrBuf *b)
+{
+	if (b->oom || !b->s) {
+		free(b->s);
+		b->s = NULL;
+		cg_fail(c, "out of memory");
+		return -1;
+	}
+	if (b->n >= 2 && b->s[b->n - 1] == '\t')
+		b->s[b->n -= 2] = 0;
 	return 0;
 }
 

@@ -970,6 +970,135 @@ static void test_requant_asm_cortex_m4(void **state)
 	loop_free(p);
 }
 
+/* The block asm (llvm_smlad.c cg_smlad_block_loop) on hand-built block
+ * loops, shapes the lowering does not make but the matcher must refuse or
+ * get right: per c (the loop) 2 accumulators from wun, a nest of steps
+ * (optionally under a kernel-row loop) of 2 input words and 4 weight words,
+ * 2 outputs requantized from constants in wun. Each: it compiles, and the
+ * M4's bits equal the interpreter's. Found by review: the weights' pointer
+ * advancing with c in the ldm form (WS), an input whose step differs from
+ * the other's (x1k), a moving pointer whose representative's row step is
+ * past an add's reach (KYS1), a bias past an ldr's reach (bias_far). */
+typedef struct BlkShape {
+	const char *name;
+	int NC, R, XS, x1k, x1c, WS, WK, B0, Q0;
+	int outer, KYS, KYW, KYS1, x0c; /* outer > 0: a kernel-row loop, band += ky·KYS (x1: KYS1), weights += ky·KYW */
+	int bias_far;                   /* the biases at this word (0: B0) */
+} BlkShape;
+
+static void block_shape_runs(const BlkShape *b)
+{
+	LProgram *p = loop_new(b->name);
+	const int NB = 4096, NW = 4096;
+	loop_add_buf(p, "x", LB_INPUT, LT_F32, 1);
+	int y = loop_add_buf(p, "y", LB_OUTPUT, LT_F32, 2 * b->NC);
+	int band = loop_add_buf(p, "band", LB_CONST, LT_I32, NB);
+	int wun = loop_add_buf(p, "wun", LB_CONST, LT_I32, NW);
+	int yq = loop_add_buf(p, "yq", LB_ARENA, LT_I8, 2 * b->NC);
+	p->bufs[yq].offset = 0;
+	p->arena_bytes = 2 * b->NC + 16;
+	uint32_t seed = 77;
+	int32_t *bd = malloc(NB * 4), *wd = malloc(NW * 4);
+	for (int i = 0; i < NB; i++)
+		bd[i] = (int32_t)(sm_rand(&seed) & 0x00ff00ff) - 0x80;
+	for (int i = 0; i < NW; i++) {
+		uint32_t r0 = sm_rand(&seed);
+		int lo = (int)(r0 & 15) - 8, hi = (int)(r0 >> 8 & 15) - 8;
+		wd[i] = (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xffff));
+	}
+	for (int c = 0; c < b->NC; c++) { /* each c's constants q, s, c and biases */
+		int base = c * b->WS;
+		for (int ch = 0; ch < 2; ch++) {
+			wd[base + b->Q0 + 3 * ch] = 0x5a82799a - ch * 0x1000000 - c * 0x10000;
+			wd[base + b->Q0 + 3 * ch + 1] = 6 + ch + c % 3;
+			wd[base + b->Q0 + 3 * ch + 2] = 32 + 5 * c - 20 * ch;
+		}
+		int bb = b->bias_far ? b->bias_far + c * b->WS : base + b->B0;
+		wd[bb] = 1000 * (c + 1) - 2500;
+		wd[bb + 1] = -700 * (c + 1) + 1100;
+	}
+	p->bufs[band].data = bd;
+	p->bufs[wun].data = wd;
+	int cv = loop_new_var(p, "c", LT_I32, 1);
+	LStmt *fc = ls_for(p, &p->body, cv, le_i32(p, 0), le_i32(p, b->NC), 1);
+	LStmtList *L = &fc->body;
+#define BLK_W(k) le_add(p, le_mul_k(p, le_var(p, cv), b->WS), le_i32(p, (k)))
+	int acc[2];
+	for (int a = 0; a < 2; a++) {
+		acc[a] = loop_new_var(p, "acc", LT_I32, 0);
+		ls_let(p, L, acc[a], le_load(p, wun, BLK_W((b->bias_far ? b->bias_far : b->B0) + a)));
+	}
+	LStmtList *N = L;
+	int ky = -1;
+	if (b->outer) {
+		ky = loop_new_var(p, "ky", LT_I32, 1);
+		N = &ls_for(p, N, ky, le_i32(p, 0), le_i32(p, b->outer), 1)->body;
+	}
+	int rv = loop_new_var(p, "r", LT_I32, 1);
+	LStmtList *S = &ls_for(p, N, rv, le_i32(p, 0), le_i32(p, b->R), 1)->body;
+	int xv[2], wv[4];
+	for (int k = 0; k < 2; k++) {
+		xv[k] = loop_new_var(p, "xw", LT_I32, 0);
+		LExpr *ix = le_add(p, le_add(p, le_mul_k(p, le_var(p, cv), b->XS), le_mul_k(p, le_var(p, rv), k ? b->x1k : 2)),
+		                   le_i32(p, k ? b->x1c : b->x0c));
+		if (b->outer)
+			ix = le_add(p, ix, le_mul_k(p, le_var(p, ky), k ? b->KYS1 : b->KYS));
+		ls_let(p, S, xv[k], le_load(p, band, ix));
+	}
+	for (int k = 0; k < 4; k++) {
+		wv[k] = loop_new_var(p, "wp", LT_I32, 0);
+		LExpr *ix = le_add(p, BLK_W(k), le_mul_k(p, le_var(p, rv), b->WK));
+		if (b->outer)
+			ix = le_add(p, ix, le_mul_k(p, le_var(p, ky), b->KYW));
+		ls_let(p, S, wv[k], le_load(p, wun, ix));
+	}
+	for (int a = 0; a < 2; a++)
+		for (int k = 0; k < 2; k++)
+			ls_set(p, S, acc[a], le_bin(p, LO_ADD, le_var(p, acc[a]), le_bin(p, LO_DOT2, le_var(p, wv[2 * a + k]), le_var(p, xv[k]))));
+	for (int a = 0; a < 2; a++) { /* the requantization's three statements (llvm_requant.c) */
+		int x2 = loop_new_var(p, "x2", LT_I32, 0), hv = loop_new_var(p, "hm", LT_I32, 0);
+		ls_let(p, L, x2, le_var(p, acc[a]));
+		LExpr *prod = le_bin(p, LO_MUL, le_cast(p, LT_I64, le_var(p, x2), 0), le_cast(p, LT_I64, le_load(p, wun, BLK_W(b->Q0 + 3 * a)), 0));
+		ls_let(p, L, hv, le_cast(p, LT_I32, le_bin(p, LO_SHR, le_bin(p, LO_ADD, prod, le_int(p, LT_I64, INT64_C(1) << 31)), le_int(p, LT_I64, 32)), 0));
+		LExpr *v = le_bin(p, LO_ADD, le_bin(p, LO_ADD, le_var(p, hv), le_load(p, wun, BLK_W(b->Q0 + 3 * a + 2))), le_bin(p, LO_SHR, le_var(p, x2), le_i32(p, 31)));
+		v = le_bin(p, LO_SHR, v, le_load(p, wun, BLK_W(b->Q0 + 3 * a + 1)));
+		v = le_bin(p, LO_MAX, le_bin(p, LO_MIN, v, le_i32(p, 127)), le_i32(p, -128));
+		ls_store(p, L, yq, le_add(p, le_mul_k(p, le_var(p, cv), 2), le_i32(p, a)), le_cast(p, LT_I8, v, 0));
+	}
+#undef BLK_W
+	int i = loop_new_var(p, "i", LT_I32, 1);
+	LStmt *g = ls_for(p, &p->body, i, le_i32(p, 0), le_i32(p, 2 * b->NC), 1);
+	ls_store(p, &g->body, y, le_var(p, i), le_cast(p, LT_F32, le_load(p, yq, le_var(p, i)), 0));
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(loop_verify(p, &d), 0);
+	float in[1] = {0}, ref[2 * 8], out[2 * 8];
+	assert_true(b->NC <= 8);
+	assert_int_equal(loop_eval(p, in, ref, &d), 0);
+	m4_matches(p, b->name, in, 1, out, ref, 2 * b->NC);
+	diag_free(&d);
+	loop_free(p);
+}
+
+static void test_block_asm_shapes_cortex_m4(void **state)
+{
+	if (!have("arm-none-eabi-gcc") || !have("qemu-system-arm")) {
+		fprintf(stderr, "SKIP: arm-none-eabi-gcc or qemu-system-arm not installed\n");
+		skip();
+	}
+	/* name, NC, R, XS, x1k, x1c, WS, WK, B0, Q0, outer, KYS, KYW, KYS1, x0c, bias_far */
+	const BlkShape shapes[] = {
+		{"blk_base", 5, 4, 40, 2, 1, 0, 4, 100, 110, 0, 0, 0, 0, 0, 0},     /* the ldm form */
+		{"blk_ws", 5, 4, 40, 2, 1, 128, 4, 100, 110, 0, 0, 0, 0, 0, 0},     /* weights moving with c */
+		{"blk_x1", 5, 4, 40, 1, 1, 0, 4, 100, 110, 0, 0, 0, 0, 0, 0},       /* x1 a word a step */
+		{"blk_mv", 5, 2, 40, 2, 30, 0, 4, 100, 110, 2, 1020, 8, 1030, 100, 0}, /* rows past add's reach */
+		{"blk_bias", 5, 4, 40, 2, 1, 0, 4, 100, 110, 0, 0, 0, 0, 0, 1200}, /* bias past ldr's reach */
+		{"blk_bias3", 5, 3, 40, 2, 1, 0, 4, 100, 110, 0, 0, 0, 0, 0, 1200}, /* the same, odd steps: not ldm */
+	};
+	for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++)
+		block_shape_runs(&shapes[k]);
+}
+
 /* The packing loops (llvm_pack.c): int8 bytes into int16 pairs k·(x − zx)
  * of a plane row (neighbouring columns: cx 2, dx 1) and of a band column
  * (two channel planes dx apart: cx 1, words dd = 3 or 32 apart: 16·32 bytes
@@ -1269,6 +1398,7 @@ int main(void)
 		cmocka_unit_test(test_unpack_loop_cortex_m4),
 		cmocka_unit_test(test_requant_asm_cortex_m4),
 		cmocka_unit_test(test_pack_loops_cortex_m4),
+		cmocka_unit_test(test_block_asm_shapes_cortex_m4),
 		cmocka_unit_test(test_every_target_emits),
 		cmocka_unit_test(test_thumb_float_abi),
 		cmocka_unit_test(test_riscv_float_abi_flags),
