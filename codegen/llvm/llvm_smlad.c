@@ -1723,20 +1723,32 @@ static int bk_ptrs(CgCtx *c, BkBlock *k, LLVMValueRef *args)
 	return 0;
 }
 
-int cg_smlad_block(CgCtx *c, const LStmtList *l, int i)
+/* A block at l->v[i...] (lv as bk_prepare), allocated: *k, or NULL with
+ * 0 (none) or -1 (error) in *rc */
+static BkBlock *bk_new(CgCtx *c, const LStmtList *l, int i, int lv, int *taken, int *rc)
 {
+	*rc = 0;
 	if (!c->dsp || c->o->opt == CG_O0 || i >= l->n || l->v[i]->kind != LS_LET || getenv("NNL_NO_BLOCK_ASM"))
-		return 0;
+		return NULL;
 	BkBlock *k = malloc(sizeof *k);
 	if (!k) {
 		cg_fail(c, "out of memory");
-		return -1;
+		*rc = -1;
+		return NULL;
 	}
-	int taken = 0;
-	if (!bk_prepare(c, l, i, -1, k, &taken)) {
+	if (!bk_prepare(c, l, i, lv, k, taken)) {
 		free(k);
-		return 0;
+		return NULL;
 	}
+	return k;
+}
+
+int cg_smlad_block(CgCtx *c, const LStmtList *l, int i)
+{
+	int taken = 0, rc;
+	BkBlock *k = bk_new(c, l, i, -1, &taken, &rc);
+	if (!k)
+		return rc;
 	LLVMTypeRef fty;
 	LLVMValueRef f = bk_asm(c, k, &fty), args[BK_PTRS];
 	if (!f || bk_ptrs(c, k, args) < 0) {
@@ -1754,15 +1766,13 @@ int cg_smlad_block(CgCtx *c, const LStmtList *l, int i)
  * register for the bases). lo is in the variable's slot. */
 int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef hi)
 {
-	if (!c->dsp || c->o->opt == CG_O0 || s->step != 1 || s->body.n < 1 || s->body.v[0]->kind != LS_LET || getenv("NNL_NO_BLOCK_ASM"))
+	if (s->step != 1)
 		return 0;
-	BkBlock *k = malloc(sizeof *k);
-	if (!k) {
-		cg_fail(c, "out of memory");
-		return -1;
-	}
-	int taken = 0;
-	if (!bk_prepare(c, &s->body, 0, s->var, k, &taken) || taken != s->body.n || !k->nadv) {
+	int taken = 0, rc;
+	BkBlock *k = bk_new(c, &s->body, 0, s->var, &taken, &rc);
+	if (!k)
+		return rc;
+	if (taken != s->body.n || !k->nadv) {
 		free(k);
 		return 0;
 	}
