@@ -500,6 +500,17 @@ static LExpr *RQLD(Q *q, const Acc *a, LExpr *i)
 	return a->cloc ? LD(q, a->cbuf, ADD(q, i, I32(q, a->coff + 2))) : LD(q, a->rq_buf, i);
 }
 
+/* CLOC: output channel AX(n, xs, ks, c)'s folded bias copied to dst[bias_at],
+ * its requantization constants to dst[rq_at …] (where RQLD reads them) */
+static void cloc_copy(Q *q, LStmtList *l, const Acc *a, int dst, int64_t bias_at, int64_t rq_at, int n, const Ix *xs,
+                      const int64_t *ks, int64_t c)
+{
+	const int64_t st = a->any_left ? 4 : 3;
+	store(q, l, dst, I32(q, bias_at), LD(q, a->bf_buf, AX(q, n, xs, ks, c)));
+	for (int64_t k = 0; k < st; k++)
+		store(q, l, dst, I32(q, rq_at + k), LD(q, a->rq_buf, ADD(q, MULK(q, AX(q, n, xs, ks, c), st), I32(q, k))));
+}
+
 /* Requantize accumulator variable acc of output channel oc (i32 expr maker) and return the stored value. */
 static LExpr *acc_out(Q *q, LStmtList *to, const Acc *a, int acc, LExpr *(*oc)(Q *, void *), void *ctx)
 {
@@ -1093,14 +1104,10 @@ static void dsp_unpack(Q *q, LStmtList *l, void *ctx, Ix ob, int64_t bw)
 	if (!a->cloc)
 		return;
 	const int64_t st = a->any_left ? 4 : 3;
-	for (int64_t j = 0; j < bw; j++) {
-		Ix os[2] = {t->gv, ob};
-		int64_t ok[2] = {t->g->Og, 2};
-		store(q, l, t->wun, I32(q, a->coff + j), LD(q, a->bf_buf, AX(q, 2, os, ok, j)));
-		for (int64_t k = 0; k < st; k++)
-			store(q, l, t->wun, I32(q, a->coff + 2 + j * st + k),
-			      LD(q, a->rq_buf, ADD(q, MULK(q, AX(q, 2, os, ok, j), st), I32(q, k))));
-	}
+	Ix os[2] = {t->gv, ob};
+	int64_t ok[2] = {t->g->Og, 2};
+	for (int64_t j = 0; j < bw; j++)
+		cloc_copy(q, l, a, t->wun, a->coff + j, a->coff + 2 + j * st, 2, os, ok, j);
 }
 
 /* conv_dsp's block: per kernel row and weight word, the packed x words of
@@ -1306,8 +1313,8 @@ static int conv_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const C
 	 * constants copied (CLOC): llvm_smlad.c's block asm then loads 4 input
 	 * words and each 4 weight words by one ldm, 11 instructions per 16 MACs
 	 * instead of 12, for a requantization of 2 outputs a block instead of 4
-	 * (~9 instructions an output more): from ~40 pairs an output on. MobileNetV1
-	 * (K = 64 to 256): 9,199,320 → see docs/quantization.md. */
+	 * (~9 instructions an output more). The break-even is ~20 pairs an
+	 * output; taken from 32 (K ≥ 64 for a 1×1; docs/quantization.md). */
 	const int64_t PB = cloc && KH == 1 && !nib && 2 * RQw >= 32 && RQw % 2 == 0 ? 1 : 2;
 	DspTaps t = {g, band, wb, RQ, RW, EPW, nib, sw * Cp / 2, gg, a, wun, whole ? &oy : NULL, PB};
 	a->cloc = cloc;
@@ -1415,9 +1422,8 @@ static int dw_dsp(Q *q, LStmtList *to, const int *inb, int yb, Acc *a, const Con
 				store(q, lc, wpb, I32(q, ky * NW + s * T + t), PACK(q, h[0], h[1]));
 			}
 	if (cloc) { /* one pointer for all a block reads but its input (llvm_smlad.c's block asm) */
-		store(q, lc, wpb, I32(q, KH * NW), LD(q, a->bf_buf, IX(q, cc)));
-		for (int64_t k = 0; k < st; k++)
-			store(q, lc, wpb, I32(q, KH * NW + 2 + k), LD(q, a->rq_buf, ADD(q, MULK(q, IX(q, cc), st), I32(q, k))));
+		const int64_t one = 1;
+		cloc_copy(q, lc, a, wpb, KH * NW, KH * NW + 2, 1, &cc, &one, 0);
 	}
 	a->cloc = cloc;
 	a->cbuf = wpb;

@@ -122,6 +122,16 @@ typedef struct CgRq {
 	int64_t qmin, ymin;         /* their constants */
 } CgRq;
 int cg_requant_match(const CgCtx *c, const LStmtList *l, int i, CgRq *r);
+/* One output's requantization as asm text: x shifted in place (shift as
+ * CgRqOut's), then add t, c, x, asr #31; smmlar t, x, q, t; asr t, t, s;
+ * ssat t, #8, t; strb t at [y, #off], or post-indexed [y], #post when post
+ * > 0. Registers as the asm names them ("$3", "r9"). */
+struct StrBuf;
+/* "$n", asm operand n's name, in buf (CG_OPN bytes) */
+#define CG_OPN 16
+const char *cg_opn(char *buf, int n);
+void cg_rq_out(struct StrBuf *b, const char *x, int shift, const char *q, const char *s, const char *c, const char *t,
+               const char *y, int64_t off, int64_t post);
 /* llvm_smlad.c: a register block (accumulators' lets, the smlad loop nest,
  * the requantization group) at l->v[i...] as one asm; statements taken
  * (0: none, -1: error) */
@@ -132,7 +142,6 @@ int cg_smlad_block_loop(CgCtx *c, const LStmt *s, LLVMValueRef lo, LLVMValueRef 
 void cg_loop_nounroll(CgCtx *c, LLVMValueRef latch);
 /* An inline asm's text in b: on out of memory frees it and fails (-1),
  * else drops the last line's "\n\t" (0) */
-struct StrBuf;
 int cg_asm_text(CgCtx *c, struct StrBuf *b);
 /* llvm_pack.c: an int8 → int16-pair packing loop as Thumb-2 (DSP targets),
  * lo stored in the variable's slot: 1 if emitted, 0 if not one, -1 */

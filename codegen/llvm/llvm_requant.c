@@ -245,6 +245,29 @@ int cg_requant_match(const CgCtx *c, const LStmtList *l, int i, CgRq *r)
 	return 1;
 }
 
+void cg_rq_out(StrBuf *b, const char *x, int shift, const char *q, const char *s, const char *c, const char *t,
+               const char *y, int64_t off, int64_t post)
+{
+	if (shift > 0)
+		sb_fmt(b, "lsl %s, %s, #%d\n\t", x, x, shift);
+	else if (shift < 0)
+		sb_fmt(b, "asr %s, %s, #%d\n\t", x, x, -shift);
+	sb_fmt(b, "add %s, %s, %s, asr #31\n\t", t, c, x);
+	sb_fmt(b, "smmlar %s, %s, %s, %s\n\t", t, x, q, t);
+	sb_fmt(b, "asr %s, %s, %s\n\t", t, t, s);
+	sb_fmt(b, "ssat %s, #8, %s\n\t", t, t);
+	if (post > 0)
+		sb_fmt(b, "strb %s, [%s], #%lld\n\t", t, y, (long long)post);
+	else
+		sb_fmt(b, "strb %s, [%s, #%lld]\n\t", t, y, (long long)off);
+}
+
+const char *cg_opn(char *buf, int n)
+{
+	snprintf(buf, CG_OPN, "$%d", n);
+	return buf;
+}
+
 int cg_requant_group(CgCtx *c, const LStmtList *l, int i)
 {
 	RqGroup g;
@@ -264,16 +287,10 @@ int cg_requant_group(CgCtx *c, const LStmtList *l, int i)
 	const int t = T + 3 * g.nchan;
 	for (int j = 0; j < n; j++) {
 		const RqOut *o = &g.o[j];
-		int q = T + 3 * o->chan, s = q + 1, k = q + 2;
-		if (o->shift > 0)
-			sb_fmt(&b, "lsl $%d, $%d, #%d\n\t", j, j, o->shift);
-		else if (o->shift < 0)
-			sb_fmt(&b, "asr $%d, $%d, #%d\n\t", j, j, -o->shift);
-		sb_fmt(&b, "add $%d, $%d, $%d, asr #31\n\t", t, k, j);
-		sb_fmt(&b, "smmlar $%d, $%d, $%d, $%d\n\t", t, j, q, t);
-		sb_fmt(&b, "asr $%d, $%d, $%d\n\t", t, t, s);
-		sb_fmt(&b, "ssat $%d, #8, $%d\n\t", t, t);
-		sb_fmt(&b, "strb $%d, [$%d, #%lld]\n\t", t, YP, (long long)(o->y.c - ymin));
+		int q = T + 3 * o->chan;
+		char rx[CG_OPN], rq[CG_OPN], rs[CG_OPN], rc[CG_OPN], rt[CG_OPN], ry[CG_OPN];
+		cg_rq_out(&b, cg_opn(rx, j), o->shift, cg_opn(rq, q), cg_opn(rs, q + 1), cg_opn(rc, q + 2), cg_opn(rt, t),
+		          cg_opn(ry, YP), o->y.c - ymin, 0);
 	}
 	if (b.oom || !b.s) {
 		free(b.s);

@@ -1511,20 +1511,10 @@ static void bk_ldm_text(StrBuf *b, BkBlock *k, int64_t W)
 			sb_fmt(b, "ldr r1, [$%d, #%lld]\n\t", Wr, (long long)(off + 4));
 		}
 		sb_fmt(b, "ldr r2, [$%d, #%lld]\n\t", Wr, (long long)(off + 8));
-		if (ro->shift > 0)
-			sb_fmt(b, "lsl %s, %s, #%d\n\t", BK_LA[a], BK_LA[a], ro->shift);
-		else if (ro->shift < 0)
-			sb_fmt(b, "asr %s, %s, #%d\n\t", BK_LA[a], BK_LA[a], -ro->shift);
-		sb_fmt(b, "add r3, r2, %s, asr #31\n\t", BK_LA[a]);
-		sb_fmt(b, "smmlar r3, %s, r0, r3\n\t", BK_LA[a]);
-		sb_fmt(b, "asr r3, r3, r1\n\t");
-		sb_fmt(b, "ssat r3, #8, r3\n\t");
 		int64_t yo = yrel + ro->yc;
 		const int post = e == 1 && yo == 0 && k->adv[yp] && k->adv[yp] <= 255; /* post-indexed: up to 255 */
-		if (post)
-			sb_fmt(b, "strb r3, [$%d], #%lld\n\t", Y, (long long)k->adv[yp]);
-		else
-			sb_fmt(b, "strb r3, [$%d, #%lld]\n\t", Y, (long long)yo);
+		char ry[CG_OPN];
+		cg_rq_out(b, BK_LA[a], ro->shift, "r0", "r1", "r2", "r3", cg_opn(ry, Y), yo, post ? k->adv[yp] : 0);
 		if (e == 1 && !post && k->adv[yp])
 			sb_fmt(b, "add $%d, $%d, #%lld\n\t", Y, Y, (long long)k->adv[yp]);
 	}
@@ -1622,19 +1612,10 @@ static LLVMValueRef bk_asm(CgCtx *c, BkBlock *k, LLVMTypeRef *fty)
 				for (int e = 0; e < A; e++)
 					if (m->acc[e] == ro->acc)
 						a = e;
-				if (ro->shift > 0)
-					sb_fmt(&b, "lsl $%d, $%d, #%d\n\t", a, a, ro->shift);
-				else if (ro->shift < 0)
-					sb_fmt(&b, "asr $%d, $%d, #%d\n\t", a, a, -ro->shift);
-				int t = BK_D(k, 3);
-				sb_fmt(&b, "add $%d, $%d, $%d, asr #31\n\t", t, BK_D(k, 2), a);
-				sb_fmt(&b, "smmlar $%d, $%d, $%d, $%d\n\t", t, a, BK_D(k, 0), t);
-				sb_fmt(&b, "asr $%d, $%d, $%d\n\t", t, t, BK_D(k, 1));
-				sb_fmt(&b, "ssat $%d, #8, $%d\n\t", t, t);
-				if (j == post)
-					sb_fmt(&b, "strb $%d, [$%d], #%lld\n\t", t, yp, (long long)k->adv[ypi]);
-				else
-					sb_fmt(&b, "strb $%d, [$%d, #%lld]\n\t", t, yp, (long long)(yrel + ro->yc));
+				char rx[CG_OPN], rq[CG_OPN], rs[CG_OPN], rc[CG_OPN], rt[CG_OPN], ry[CG_OPN];
+				cg_rq_out(&b, cg_opn(rx, a), ro->shift, cg_opn(rq, BK_D(k, 0)), cg_opn(rs, BK_D(k, 1)),
+				          cg_opn(rc, BK_D(k, 2)), cg_opn(rt, BK_D(k, 3)), cg_opn(ry, yp), yrel + ro->yc,
+				          j == post ? k->adv[ypi] : 0);
 			}
 	}
 	for (int pc = 0; pc < k->n_ptr; pc++) {
